@@ -2,6 +2,8 @@ package ifla
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -23,16 +25,18 @@ const (
 	AttrMaxTunnels  uint16 = 8 // IFLA_AMT_MAX_TUNNELS: u32, native byte order
 )
 
-// attrMax is IFLA_AMT_MAX in the kernel version this package was written
-// against; attributes above it are kept in AMT.Unknown.
+// attrMax is IFLA_AMT_MAX of the kernel this package was written against;
+// attributes above it (and IFLA_AMT_UNSPEC) are kept in AMT.Unknown.
 const attrMax = AttrMaxTunnels
 
-// DefaultPort is the IANA-assigned AMT UDP port (RFC 7450 §7); the kernel
-// uses it for both the relay and the gateway port when none is given.
+// DefaultPort is the IANA-assigned AMT UDP port (RFC 7450 §7,
+// IANA_AMT_UDP_PORT in the kernel); the kernel uses it for both the relay
+// and the gateway port when the attribute is absent.
 const DefaultPort uint16 = 2268
 
 // DefaultMaxTunnels is the kernel's default for IFLA_AMT_MAX_TUNNELS
-// (AMT_MAX_TUNNELS in drivers/net/amt.c) when the attribute is absent.
+// (AMT_MAX_TUNNELS in drivers/net/amt.c), used when the attribute is absent
+// or 0.
 const DefaultMaxTunnels uint32 = 128
 
 // Mode is the role of an AMT interface (enum amt_mode in the kernel's UAPI).
@@ -44,11 +48,12 @@ const (
 	ModeRelay   Mode = 1 // AMT_MODE_RELAY: serves gateways from a multicast network
 )
 
-// modeMax is AMT_MODE_MAX: the highest valid mode value.
+// modeMax is AMT_MODE_MAX: the highest mode value the kernel accepts.
 const modeMax = ModeRelay
 
 // String returns "gateway" or "relay", and "unknown mode value (N)" for any
-// other value, so printing a mode from a newer kernel never fails.
+// other value, so printing a mode from a newer kernel never fails (iproute2
+// indexes an array with it instead).
 func (m Mode) String() string {
 	switch m {
 	case ModeGateway:
@@ -60,19 +65,16 @@ func (m Mode) String() string {
 	}
 }
 
-// MarshalText implements encoding.TextMarshaler. It fails for a value that is
-// neither ModeGateway nor ModeRelay, so JSON output never carries a
-// description in place of a mode.
+// MarshalText implements encoding.TextMarshaler with the String form. It
+// never fails: a mode value this package does not know (from a newer kernel)
+// is written as "unknown mode value (N)" so that listing links as JSON keeps
+// working; UnmarshalText does not accept that form back.
 func (m Mode) MarshalText() ([]byte, error) {
-	if m > modeMax {
-		return nil, &FieldError{Field: "mode", Value: strconv.FormatUint(uint64(m), 10),
-			Reason: "unknown mode value", Fix: `use "gateway" or "relay"`}
-	}
 	return []byte(m.String()), nil
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler with the rules of
-// ParseMode.
+// ParseMode; on error *m is unchanged and the error is a *FieldError.
 func (m *Mode) UnmarshalText(b []byte) error {
 	v, err := ParseMode(string(b))
 	if err != nil {
@@ -82,9 +84,9 @@ func (m *Mode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseMode parses the iproute2 keyword for a mode: "gateway" or "relay"
-// (exact, lower case, as "ip link add ... type amt mode MODE" accepts).
-// Any other input gives a *FieldError with Field "mode".
+// ParseMode parses the iproute2 keyword for a mode: exactly "gateway" or
+// "relay", as "ip link add NAME type amt mode MODE" accepts. Any other input
+// gives a *FieldError with Field "mode".
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "gateway":
@@ -99,86 +101,98 @@ func ParseMode(s string) (Mode, error) {
 // fields of AMT, for example ifla.Ptr(ifla.ModeRelay) or ifla.Ptr[uint16](2268).
 func Ptr[T any](v T) *T { return &v }
 
-// AMT is the IFLA_INFO_DATA of an AMT link. Nil pointers and zero netip.Addr
-// values are unset: Encode omits them so the kernel applies its own defaults,
-// and Decode leaves them nil when the kernel did not report them.
+// AMT is the IFLA_INFO_DATA of an AMT link. Nil pointers and zero
+// netip.Addr values are unset: Encode omits them so that the kernel applies
+// its own defaults, and Decode leaves them unset when the kernel did not
+// report them. An AMT holds no unexported state, so it can be compared with
+// go-cmp (use a netip.Addr comparer, or cmpopts.EquateComparable).
 type AMT struct {
 	// Mode is IFLA_AMT_MODE. Required on create.
 	Mode *Mode
 	// RelayPort is IFLA_AMT_RELAY_PORT in host order (big-endian on the
-	// wire). Kernel default DefaultPort.
+	// wire). In both modes it is the UDP port the kernel's tunnel socket
+	// listens on; a gateway also sends to the relay on it. Kernel default
+	// DefaultPort.
 	RelayPort *uint16
 	// GatewayPort is IFLA_AMT_GATEWAY_PORT in host order (big-endian on the
-	// wire). Kernel default DefaultPort.
+	// wire): the UDP source port of a gateway's messages. A relay ignores
+	// it. Kernel default DefaultPort.
 	GatewayPort *uint16
-	// Link is IFLA_AMT_LINK, the ifindex of the lower (underlay) device.
-	// Required on create.
+	// Link is IFLA_AMT_LINK, the ifindex of the lower (underlay) device,
+	// "dev" in iproute2. Required on create.
 	Link *uint32
-	// Local is IFLA_AMT_LOCAL_IP, the IPv4 source address of the tunnel.
+	// Local is IFLA_AMT_LOCAL_IP, this host's IPv4 tunnel address.
 	// Required on create.
 	Local netip.Addr
-	// Remote is IFLA_AMT_REMOTE_IP. It is read-only: the kernel reports it
-	// (in gateway mode, the relay it discovered) and ignores it on create;
-	// Validate rejects it.
+	// Remote is IFLA_AMT_REMOTE_IP. It is read-only: a gateway reports the
+	// relay it discovered; the kernel ignores it on create and Validate
+	// rejects it.
 	Remote netip.Addr
 	// Discovery is IFLA_AMT_DISCOVERY_IP, the relay discovery address a
-	// gateway sends its Relay Discovery messages to. Gateway mode only,
-	// required there.
+	// gateway sends its Relay Discovery messages to. Required in gateway
+	// mode; a relay ignores it (and reports 0.0.0.0).
 	Discovery netip.Addr
 	// MaxTunnels is IFLA_AMT_MAX_TUNNELS, the number of gateways a relay
-	// serves at most. Relay mode only; kernel default DefaultMaxTunnels.
+	// serves at most. Only a relay uses it; kernel default
+	// DefaultMaxTunnels, which the kernel also uses for 0.
 	MaxTunnels *uint32
-	// Unknown holds attributes this version of the package does not know,
-	// verbatim and in the order they arrived. Encode writes them back after
-	// the known ones.
+	// Unknown holds attributes this version of the package does not know
+	// (IFLA_AMT_UNSPEC and types above IFLA_AMT_MAX), verbatim with their
+	// flag bits and in the order they arrived. Encode writes them back
+	// after the known ones.
 	Unknown []netlink.Attribute
 }
 
-// Encode writes every set field of a as IFLA_AMT_* attributes, in the order
-// iproute2 uses (mode, relay port, gateway port, link, local, remote,
-// discovery, max tunnels), followed by a.Unknown. Ports and addresses are
-// written in network byte order; mode, link and max tunnels in the encoder's
-// byte order (native). Encode does not call Validate; it fails only for values
-// the wire format cannot carry: an address that is not IPv4 (an IPv4-mapped
-// IPv6 address included, which must be unmapped explicitly) and an unknown
-// attribute whose type is one this package knows.
+// Encode writes every set field of a as IFLA_AMT_* attributes, followed by
+// a.Unknown. The known attributes come in the order of the kernel selftest's
+// "ip link add ... type amt mode M local A [remote R] discovery D dev L
+// gateway_port P relay_port Q max_tunnels N", so the bytes are the ones
+// iproute2 sends for that command. Ports and addresses are written in
+// network byte order; mode, link and max tunnels in ae's byte order (native,
+// unless the caller changed it).
+//
+// Encode does not validate (see Validate): it fails only for values the
+// wire format cannot carry, namely an address that is not IPv4 (an
+// IPv4-mapped IPv6 address included: unmap it explicitly) and an Unknown
+// attribute whose type is one this package knows, which would duplicate or
+// contradict a field. Encode writes nothing to ae when it fails.
 func (a *AMT) Encode(ae *netlink.AttributeEncoder) error {
 	addrs := [...]struct {
 		typ  uint16
-		name string
 		addr netip.Addr
 	}{
-		{AttrLocalIP, "local", a.Local},
-		{AttrRemoteIP, "remote", a.Remote},
-		{AttrDiscoveryIP, "discovery", a.Discovery},
+		{AttrLocalIP, a.Local},
+		{AttrRemoteIP, a.Remote},
+		{AttrDiscoveryIP, a.Discovery},
 	}
 	for _, f := range addrs {
 		if f.addr.IsValid() && !f.addr.Is4() {
-			return fmt.Errorf("ifla: encode %s: %q is not an IPv4 address", f.name, f.addr)
+			return fmt.Errorf("ifla: encode %s: %s is not an IPv4 address", attrName(f.typ), f.addr)
 		}
 	}
 	for _, u := range a.Unknown {
-		if t := u.Type &^ (netlink.Nested | netlink.NetByteOrder); t >= AttrMode && t <= attrMax {
-			return fmt.Errorf("ifla: encode: unknown attribute has known type %d (%s)", t, attrName(t))
+		if t := u.Type & typeMask; t >= AttrMode && t <= attrMax {
+			return fmt.Errorf("ifla: encode: Unknown holds a known attribute %s; set the AMT field instead", attrName(t))
 		}
 	}
+
 	if a.Mode != nil {
 		ae.Uint32(AttrMode, uint32(*a.Mode))
-	}
-	if a.RelayPort != nil {
-		ae.Bytes(AttrRelayPort, binary.BigEndian.AppendUint16(nil, *a.RelayPort))
-	}
-	if a.GatewayPort != nil {
-		ae.Bytes(AttrGatewayPort, binary.BigEndian.AppendUint16(nil, *a.GatewayPort))
-	}
-	if a.Link != nil {
-		ae.Uint32(AttrLink, *a.Link)
 	}
 	for _, f := range addrs {
 		if f.addr.IsValid() {
 			b := f.addr.As4()
 			ae.Bytes(f.typ, b[:])
 		}
+	}
+	if a.Link != nil {
+		ae.Uint32(AttrLink, *a.Link)
+	}
+	if a.GatewayPort != nil {
+		ae.Bytes(AttrGatewayPort, binary.BigEndian.AppendUint16(nil, *a.GatewayPort))
+	}
+	if a.RelayPort != nil {
+		ae.Bytes(AttrRelayPort, binary.BigEndian.AppendUint16(nil, *a.RelayPort))
 	}
 	if a.MaxTunnels != nil {
 		ae.Uint32(AttrMaxTunnels, *a.MaxTunnels)
@@ -189,100 +203,223 @@ func (a *AMT) Encode(ae *netlink.AttributeEncoder) error {
 	return nil
 }
 
-// Decode reads IFLA_AMT_* attributes from ad into a, which it resets first.
-// It is lenient: attributes it does not know are kept in a.Unknown (copied,
-// so they stay valid after ad's buffer is reused). It checks the payload
-// length of every known attribute and reports the first mismatch as an error
-// naming the attribute, e.g. "IFLA_AMT_RELAY_PORT: want 2 bytes, got 3".
-// Decode also returns ad.Err(), so the caller need not check it separately.
+// MarshalBinary returns the IFLA_INFO_DATA payload for a: the attributes
+// Encode writes, in native byte order. It implements
+// encoding.BinaryMarshaler.
+func (a *AMT) MarshalBinary() ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	if err := a.Encode(ae); err != nil {
+		return nil, err
+	}
+	return ae.Encode()
+}
+
+// Decode reads IFLA_AMT_* attributes from ad into a, replacing its previous
+// contents. It is lenient, because its input comes from whatever kernel is
+// running:
+//   - attributes it does not know are kept in a.Unknown (copied, with their
+//     flag bits);
+//   - the payload length of every known attribute is checked, and a mismatch
+//     is reported as a *LengthError naming the attribute, e.g.
+//     "IFLA_AMT_RELAY_PORT: want 2 bytes, got 3";
+//   - a repeated attribute overrides the earlier one, as in the kernel's
+//     nla_parse.
+//
+// Decode returns the first error, which it also leaves in ad (so ad.Err()
+// agrees), and ad's own framing error if it has one; on error a is zero.
+// mode, link and max tunnels are read in ad.ByteOrder.
+//
+// Decode allocates one small block for the pointer fields and nothing else
+// when there are no unknown attributes (note that the AttributeDecoder of
+// mdlayher/netlink v1.7.2 itself copies each attribute's payload in Next;
+// UnmarshalBinary avoids that).
 func (a *AMT) Decode(ad *netlink.AttributeDecoder) error {
-	*a = AMT{}
+	var (
+		d   decoder
+		err error
+	)
 	for ad.Next() {
-		typ := ad.Type()
-		b := ad.Bytes()
-		if typ < AttrMode || typ > attrMax {
-			a.Unknown = append(a.Unknown, netlink.Attribute{
-				Type: typ | ad.TypeFlags(),
-				Data: append([]byte(nil), b...),
-			})
-			continue
-		}
-		if want := attrLen(typ); len(b) != want {
-			return &LengthError{Type: typ, Want: want, Got: len(b)}
-		}
-		switch typ {
-		case AttrMode:
-			a.Mode = Ptr(Mode(ad.ByteOrder.Uint32(b)))
-		case AttrRelayPort:
-			a.RelayPort = Ptr(binary.BigEndian.Uint16(b))
-		case AttrGatewayPort:
-			a.GatewayPort = Ptr(binary.BigEndian.Uint16(b))
-		case AttrLink:
-			a.Link = Ptr(ad.ByteOrder.Uint32(b))
-		case AttrLocalIP:
-			a.Local = netip.AddrFrom4([4]byte(b))
-		case AttrRemoteIP:
-			a.Remote = netip.AddrFrom4([4]byte(b))
-		case AttrDiscoveryIP:
-			a.Discovery = netip.AddrFrom4([4]byte(b))
-		case AttrMaxTunnels:
-			a.MaxTunnels = Ptr(ad.ByteOrder.Uint32(b))
+		typ, flags := ad.Type(), ad.TypeFlags()
+		ad.Do(func(b []byte) error {
+			err = d.attr(typ, flags, b, ad.ByteOrder)
+			return err
+		})
+		if err != nil {
+			*a = AMT{}
+			return err
 		}
 	}
 	if err := ad.Err(); err != nil {
+		*a = AMT{}
 		return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", err)
+	}
+	*a = d.a
+	return nil
+}
+
+// UnmarshalBinary decodes an IFLA_INFO_DATA payload (a sequence of netlink
+// attributes in native byte order) into a with the rules of Decode. It
+// implements encoding.BinaryUnmarshaler. Unlike Decode through an
+// AttributeDecoder it copies nothing but unknown attributes.
+func (a *AMT) UnmarshalBinary(b []byte) error {
+	var d decoder
+	for i := 0; i < len(b); {
+		if len(b)-i < nlaHeaderLen {
+			*a = AMT{}
+			return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", errTruncated)
+		}
+		l := int(binary.NativeEndian.Uint16(b[i:]))
+		t := binary.NativeEndian.Uint16(b[i+2:])
+		var data []byte
+		switch {
+		case l > len(b)-i || (l != 0 && l < nlaHeaderLen):
+			*a = AMT{}
+			return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", errTruncated)
+		case l != 0:
+			data = b[i+nlaHeaderLen : i+l]
+		}
+		if err := d.attr(t&typeMask, t&^typeMask, data, binary.NativeEndian); err != nil {
+			*a = AMT{}
+			return err
+		}
+		i += nlaAlign(max(l, nlaHeaderLen))
+	}
+	*a = d.a
+	return nil
+}
+
+const (
+	nlaHeaderLen = 4      // sizeof(struct nlattr)
+	typeMask     = 0x3fff // NLA_TYPE_MASK: type without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+)
+
+func nlaAlign(n int) int { return (n + 3) &^ 3 }
+
+var errTruncated = errors.New("invalid attribute; length too short or too large")
+
+// values is the storage behind the pointer fields of a decoded AMT: one
+// allocation instead of five.
+type values struct {
+	mode       Mode
+	link       uint32
+	maxTunnels uint32
+	relayPort  uint16
+	gwPort     uint16
+}
+
+// decoder accumulates one decode; the AMT is published only on success.
+type decoder struct {
+	a AMT
+	v *values
+}
+
+func (d *decoder) vals() *values {
+	if d.v == nil {
+		d.v = new(values)
+	}
+	return d.v
+}
+
+// attr decodes one attribute; b is only borrowed.
+func (d *decoder) attr(typ, flags uint16, b []byte, order binary.ByteOrder) error {
+	if typ < AttrMode || typ > attrMax {
+		d.a.Unknown = append(d.a.Unknown, netlink.Attribute{
+			Type: typ | flags,
+			Data: append([]byte(nil), b...),
+		})
+		return nil
+	}
+	if want := attrLen(typ); len(b) != want {
+		return &LengthError{Type: typ, Want: want, Got: len(b)}
+	}
+	switch typ {
+	case AttrMode:
+		v := d.vals()
+		v.mode = Mode(order.Uint32(b))
+		d.a.Mode = &v.mode
+	case AttrRelayPort:
+		v := d.vals()
+		v.relayPort = binary.BigEndian.Uint16(b)
+		d.a.RelayPort = &v.relayPort
+	case AttrGatewayPort:
+		v := d.vals()
+		v.gwPort = binary.BigEndian.Uint16(b)
+		d.a.GatewayPort = &v.gwPort
+	case AttrLink:
+		v := d.vals()
+		v.link = order.Uint32(b)
+		d.a.Link = &v.link
+	case AttrLocalIP:
+		d.a.Local = netip.AddrFrom4([4]byte(b))
+	case AttrRemoteIP:
+		d.a.Remote = netip.AddrFrom4([4]byte(b))
+	case AttrDiscoveryIP:
+		d.a.Discovery = netip.AddrFrom4([4]byte(b))
+	case AttrMaxTunnels:
+		v := d.vals()
+		v.maxTunnels = order.Uint32(b)
+		d.a.MaxTunnels = &v.maxTunnels
 	}
 	return nil
 }
 
 // LengthError reports a known attribute whose payload has the wrong length.
+// The kernel's policy only sets a minimum length for the addresses, but it
+// always reports exactly 4 bytes, so anything else is malformed.
 type LengthError struct {
 	Type uint16 // attribute type, e.g. AttrRelayPort
-	Want int    // payload length the kernel uses
+	Want int    // payload length of that attribute
 	Got  int    // payload length found
 }
 
 // Error returns e.g. "IFLA_AMT_RELAY_PORT: want 2 bytes, got 3".
 func (e *LengthError) Error() string {
-	return fmt.Sprintf("%s: want %d bytes, got %d", attrName(e.Type), e.Want, e.Got)
+	return attrName(e.Type) + ": want " + strconv.Itoa(e.Want) + " bytes, got " + strconv.Itoa(e.Got)
 }
 
 func attrLen(t uint16) int {
-	switch t {
-	case AttrRelayPort, AttrGatewayPort:
+	if t == AttrRelayPort || t == AttrGatewayPort {
 		return 2
-	default:
-		return 4
 	}
+	return 4
 }
 
-// attrName returns the kernel's name for an attribute type.
+var attrNames = [...]string{
+	AttrMode:        "IFLA_AMT_MODE",
+	AttrRelayPort:   "IFLA_AMT_RELAY_PORT",
+	AttrGatewayPort: "IFLA_AMT_GATEWAY_PORT",
+	AttrLink:        "IFLA_AMT_LINK",
+	AttrLocalIP:     "IFLA_AMT_LOCAL_IP",
+	AttrRemoteIP:    "IFLA_AMT_REMOTE_IP",
+	AttrDiscoveryIP: "IFLA_AMT_DISCOVERY_IP",
+	AttrMaxTunnels:  "IFLA_AMT_MAX_TUNNELS",
+}
+
+// AttrName returns the kernel's name for an IFLA_AMT_* attribute type, such
+// as "IFLA_AMT_RELAY_PORT", or "IFLA_AMT_UNSPEC" for 0 and "IFLA_AMT_<n>"
+// for a type this package does not know. Flag bits are ignored.
+func AttrName(t uint16) string { return attrName(t) }
+
 func attrName(t uint16) string {
-	switch t {
-	case AttrMode:
-		return "IFLA_AMT_MODE"
-	case AttrRelayPort:
-		return "IFLA_AMT_RELAY_PORT"
-	case AttrGatewayPort:
-		return "IFLA_AMT_GATEWAY_PORT"
-	case AttrLink:
-		return "IFLA_AMT_LINK"
-	case AttrLocalIP:
-		return "IFLA_AMT_LOCAL_IP"
-	case AttrRemoteIP:
-		return "IFLA_AMT_REMOTE_IP"
-	case AttrDiscoveryIP:
-		return "IFLA_AMT_DISCOVERY_IP"
-	case AttrMaxTunnels:
-		return "IFLA_AMT_MAX_TUNNELS"
+	t &= typeMask
+	if t == 0 {
+		return "IFLA_AMT_UNSPEC"
+	}
+	if int(t) < len(attrNames) {
+		return attrNames[t]
 	}
 	return "IFLA_AMT_" + strconv.Itoa(int(t))
 }
 
-// String formats a like iproute2's "ip -d link show" prints info_data, e.g.
-// "mode gateway local 10.0.0.1 discovery 10.0.0.2 link 3 gateway_port 2268
-// relay_port 2268". Unset fields are left out; the lower device is printed
-// as its ifindex ("link N") because this package does no name lookups.
+// String formats a for logs, in the order and with the keywords of
+// "ip link add NAME type amt ...": for example
+//
+//	mode gateway local 10.0.0.1 discovery 10.0.0.2 link 3 gateway_port 2268 relay_port 2268
+//
+// Unset fields are left out. The lower device is printed as "link IFINDEX"
+// because this package does no name lookups; the read-only remote address
+// follows local as "remote ADDR"; unknown attributes come last as
+// "attr TYPE:HEX". The empty AMT prints as "".
 func (a AMT) String() string {
 	var sb strings.Builder
 	add := func(k, v string) {
@@ -293,6 +430,7 @@ func (a AMT) String() string {
 		sb.WriteByte(' ')
 		sb.WriteString(v)
 	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	if a.Mode != nil {
 		add("mode", a.Mode.String())
 	}
@@ -306,19 +444,19 @@ func (a AMT) String() string {
 		add("discovery", a.Discovery.String())
 	}
 	if a.Link != nil {
-		add("link", strconv.FormatUint(uint64(*a.Link), 10))
+		add("link", u(uint64(*a.Link)))
 	}
 	if a.GatewayPort != nil {
-		add("gateway_port", strconv.FormatUint(uint64(*a.GatewayPort), 10))
+		add("gateway_port", u(uint64(*a.GatewayPort)))
 	}
 	if a.RelayPort != nil {
-		add("relay_port", strconv.FormatUint(uint64(*a.RelayPort), 10))
+		add("relay_port", u(uint64(*a.RelayPort)))
 	}
 	if a.MaxTunnels != nil {
-		add("max_tunnels", strconv.FormatUint(uint64(*a.MaxTunnels), 10))
+		add("max_tunnels", u(uint64(*a.MaxTunnels)))
 	}
-	for _, u := range a.Unknown {
-		add("attr"+strconv.Itoa(int(u.Type)), fmt.Sprintf("%x", u.Data))
+	for _, x := range a.Unknown {
+		add("attr", u(uint64(x.Type))+":"+hex.EncodeToString(x.Data))
 	}
 	return sb.String()
 }
