@@ -1,0 +1,43 @@
+// Package selftests is a Go port of the kernel's AMT selftest,
+// tools/testing/selftests/net/amt.sh, plus cases that script does not have.
+//
+// The tests build amt.sh's topology out of four anonymous network
+// namespaces held by file descriptors:
+//
+//	LISTENER  l_gw 192.168.0.2/24 2001:db8::2/64
+//	   |
+//	GATEWAY   br0 { gw_l 192.168.0.1/24 2001:db8::1/64, amtg (gateway) }
+//	          gw_relay 10.0.0.1/24
+//	   |
+//	RELAY     relay_gw 10.0.0.2/24, amtr (relay, max_tunnels 4)
+//	          relay_src 172.17.0.1/24 2001:db8:3::1/64
+//	   |
+//	SOURCE    src_relay 172.17.0.2/24 2001:db8:3::2/64 (mtu 1400)
+//
+// Everything is configured over rtnetlink connections dialled into each
+// namespace, sysctls are written under /proc/sys from a thread switched into
+// the namespace, and multicast routing on the relay is installed through the
+// MRT/MRT6 socket options, as smcroute would, on raw sockets held open until
+// the test ends. No external program is run.
+//
+// # Running
+//
+// As root on a kernel with the AMT driver:
+//
+//	go test -v ./selftests
+//
+// or as a standalone kselftest-style binary, for a kernel CI:
+//
+//	go test -c -o amt_selftest ./selftests
+//	./amt_selftest                        # one "TEST: name  [ OK ]" line per case
+//	./amt_selftest -amt.torture-bytes=1073741824   # amt.sh's 1 GiB torture
+//
+// Standalone, the binary exits like a kselftest: 0 when every case passed,
+// 1 when one failed, 4 when every case was skipped. Without root or the AMT
+// driver the cases skip with the reason; with AMTCTL_REQUIRE_KERNEL=1 (set by
+// scripts/vm) such a skip is a failure instead.
+//
+// Every namespace, and with it every device, is released when the test that
+// made it ends, on success, failure, timeout, SIGINT or SIGTERM: nothing is
+// ever created in the caller's namespace.
+package selftests

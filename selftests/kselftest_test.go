@@ -1,0 +1,153 @@
+package selftests
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amtctl/amtctl/internal/testenv"
+)
+
+// kselftest exit codes (tools/testing/selftests/kselftest.h).
+const (
+	ksftPass = 0
+	ksftFail = 1
+	ksftSkip = 4
+)
+
+var tortureBytes = flag.Int64("amt.torture-bytes", 4<<20,
+	"bytes each torture case pushes through the tunnel (amt.sh uses 1 GiB: 1073741824)")
+
+// Case results, for the summary and the standalone exit code.
+var results struct {
+	sync.Mutex
+	pass, fail, skip int
+	elapsed          time.Duration
+}
+
+func TestMain(m *testing.M) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stdout, "# %v: tearing down the namespaces and exiting\n", s)
+		closeAllForSignal()
+		os.Exit(ksftFail)
+	}()
+
+	fmt.Printf("# amtctl selftests (port of tools/testing/selftests/net/amt.sh) on kernel %s\n", testenv.KernelRelease())
+	code := m.Run()
+
+	results.Lock()
+	pass, fail, skip, elapsed := results.pass, results.fail, results.skip, results.elapsed
+	results.Unlock()
+	if pass+fail+skip > 0 {
+		fmt.Printf("# %d passed, %d failed, %d skipped (%.1fs in cases)\n", pass, fail, skip, elapsed.Seconds())
+	}
+	// Under `go test` a non-zero status means failure, so only a standalone
+	// binary says "skipped" with kselftest's 4. cmd/go always passes
+	// -test.paniconexit0; a CI running the binary itself does not.
+	if code == 0 && !underGoTest() && pass == 0 && fail == 0 && skip > 0 {
+		code = ksftSkip
+	}
+	os.Exit(code)
+}
+
+func underGoTest() bool {
+	f := flag.Lookup("test.paniconexit0")
+	return f != nil && f.Value.String() == "true"
+}
+
+type status int
+
+const (
+	statusOK status = iota
+	statusFail
+	statusSkip
+)
+
+// printResult prints amt.sh's result line and counts it.
+func printResult(name string, s status, took time.Duration) {
+	label := map[status]string{statusOK: "[ OK ]", statusFail: "[FAIL]", statusSkip: "[SKIP]"}[s]
+	fmt.Printf("TEST: %-60s  %s\n", name, label)
+	results.Lock()
+	defer results.Unlock()
+	results.elapsed += took
+	switch s {
+	case statusOK:
+		results.pass++
+	case statusFail:
+		results.fail++
+	default:
+		results.skip++
+	}
+}
+
+// suiteCase is one named case run against a shared environment E.
+type suiteCase[E any] struct {
+	name string
+	run  func(t *testing.T, env E)
+}
+
+// runSuite runs setup in t, then every case in order as a subtest on what
+// setup returned, printing one kselftest line per case. When setup skips
+// (no root, no AMT) or fails, every case is printed as skipped or failed, so
+// a CI log always shows the full list.
+func runSuite[E any](t *testing.T, setup func(t *testing.T) E, cases ...suiteCase[E]) {
+	t.Helper()
+	ready := false
+	start := time.Now()
+	defer func() {
+		if ready {
+			return
+		}
+		// setup ended the test (Skip, Fatal, or a panic on its way up).
+		s := statusFail
+		if t.Skipped() {
+			s = statusSkip
+		}
+		for _, c := range cases {
+			printResult(c.name, s, 0)
+		}
+		results.Lock()
+		results.elapsed += time.Since(start)
+		results.Unlock()
+	}()
+	env := setup(t)
+	t.Logf("setup took %v", time.Since(start).Round(time.Millisecond))
+	results.Lock()
+	results.elapsed += time.Since(start)
+	results.Unlock()
+	ready = true
+	for _, c := range cases {
+		runCase(t, c.name, func(t *testing.T) { c.run(t, env) })
+	}
+}
+
+// runCase runs fn as subtest name and prints its kselftest line once it has
+// finished, cleanups included.
+func runCase(t *testing.T, name string, fn func(t *testing.T)) bool {
+	t.Helper()
+	skipped := false
+	start := time.Now()
+	ok := t.Run(name, func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		fn(t)
+	})
+	took := time.Since(start)
+	t.Logf("%s: %v", name, took.Round(time.Millisecond))
+	switch {
+	case !ok:
+		printResult(name, statusFail, took)
+	case skipped:
+		printResult(name, statusSkip, took)
+	default:
+		printResult(name, statusOK, took)
+	}
+	return ok
+}
