@@ -94,7 +94,11 @@ func ParseMode(s string) (Mode, error) {
 	case "relay":
 		return ModeRelay, nil
 	}
-	return 0, &FieldError{Field: "mode", Value: s, Reason: "unknown mode", Fix: `use "gateway" or "relay"`}
+	reason := "unknown mode"
+	if s == "" {
+		reason = "empty value"
+	}
+	return 0, &FieldError{Field: "mode", Value: s, Reason: reason, Fix: `use "gateway" or "relay"`}
 }
 
 // Ptr returns a pointer to a copy of v; it is a convenience for the optional

@@ -194,6 +194,9 @@ func checkAddr(field string, ip netip.Addr) *FieldError {
 //
 // Other addresses, private and reserved 240.0.0.0/4 included, are accepted.
 func ParseAddr(field, s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, &FieldError{Field: field, Reason: "empty value", Fix: fixAddr}
+	}
 	ip, err := netip.ParseAddr(s)
 	if err != nil || ip.Zone() != "" {
 		return netip.Addr{}, &FieldError{Field: field, Value: s, Reason: "not an IP address", Fix: fixAddr}
@@ -235,6 +238,9 @@ func ParseMaxTunnels(s string) (uint32, error) {
 
 // parseUint parses a plain decimal number no larger than limit.
 func parseUint(field, s string, limit uint64, fix string) (uint64, error) {
+	if s == "" {
+		return 0, &FieldError{Field: field, Reason: "empty value", Fix: fix}
+	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, &FieldError{Field: field, Value: s, Reason: "not a decimal number", Fix: fix}
