@@ -1,0 +1,176 @@
+package selftests
+
+import (
+	"crypto/rand"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/amtctl/amtctl/internal/testenv"
+)
+
+// amtSuite is the environment of the amt.sh cases: the topology and the
+// kernel log reader opened before the AMT links were created.
+type amtSuite struct {
+	*amtTopology
+	kmsg *kmsgReader
+}
+
+func setupAMTSuite(t *testing.T) *amtSuite {
+	testenv.RequireAMT(t) // before anything that needs root
+	s := &amtSuite{}
+	k, err := openKmsg()
+	if err != nil {
+		t.Fatalf("kernel log: %v", err)
+	}
+	t.Cleanup(func() { k.Close() })
+	s.kmsg = k
+	s.amtTopology = newAMTTopology(t, amtOptions{})
+	return s
+}
+
+// TestIntegrationAMT runs amt.sh's cases, in amt.sh's order and with its
+// names, on amt.sh's topology.
+func TestIntegrationAMT(t *testing.T) {
+	runSuite(t, setupAMTSuite,
+		suiteCase[*amtSuite]{"amt discovery", testDiscovery},
+		suiteCase[*amtSuite]{"IPv4 amt multicast forwarding", testForward4},
+		suiteCase[*amtSuite]{"IPv6 amt multicast forwarding", testForward6},
+		suiteCase[*amtSuite]{"IPv4 amt traffic forwarding torture", testTorture4},
+		suiteCase[*amtSuite]{"IPv6 amt traffic forwarding torture", testTorture6},
+	)
+}
+
+// testDiscovery is amt.sh's test_remote_ip: the gateway reports the relay's
+// address as its remote once discovery has worked.
+func testDiscovery(t *testing.T, s *amtSuite) {
+	s.waitDiscovered(t, s.gw, gatewayDev, relayUpV4.Addr(), discoveryWait)
+}
+
+// testForward4 is amt.sh's test_ipv4_forward: a datagram from the source to
+// 239.0.0.1:4000 reaches the listener through the tunnel, from 172.17.0.2.
+func testForward4(t *testing.T, s *amtSuite) {
+	s.forward(t, sourceV4.Addr(), group4, 4000)
+}
+
+// testForward6 is amt.sh's test_ipv6_forward, to [ff0e::5:6]:6000.
+func testForward6(t *testing.T, s *amtSuite) {
+	s.forward(t, sourceV6.Addr(), group6, 6000)
+}
+
+func (s *amtSuite) forward(t *testing.T, src, group netip.Addr, port uint16) time.Duration {
+	t.Helper()
+	dst := netip.AddrPortFrom(group, port)
+	rcv := openReceiver(t, s.listener, "l_gw", dst)
+	snd := openSender(t, s.source, src, "src_relay", dst)
+	return expectDelivery(t, snd, rcv, deliveryTimeout, s.diag)
+}
+
+func testTorture4(t *testing.T, s *amtSuite) {
+	s.torture(t, sourceV4.Addr(), group4, 4001, 4000)
+}
+
+func testTorture6(t *testing.T, s *amtSuite) {
+	s.torture(t, sourceV6.Addr(), group6, 6001, 6000)
+}
+
+// tortureSizes are the datagram sizes the torture cycles through: small,
+// the largest that fits src_relay's MTU of 1400 unfragmented (for each
+// family), and one that leaves the source as six fragments, which the relay
+// forwards and tunnels one by one. amt.sh's nc sends what it reads from a
+// pipe, usually large fragmented datagrams.
+func tortureSizes(v6 bool) []int {
+	if v6 {
+		return []int{64, 1400 - 40 - 8, 512, 8000}
+	}
+	return []int{64, 1400 - 20 - 8, 512, 8000}
+}
+
+// torture is amt.sh's send_mcast_torture: -amt.torture-bytes of random data
+// from the source to group:port, as fast as the source can send. amt.sh
+// checks nothing afterwards; this case checks that some of it arrived, that
+// forwarding still works (on checkPort) and that the kernel logged no
+// warning, BUG or oops meanwhile.
+func (s *amtSuite) torture(t *testing.T, src, group netip.Addr, port, checkPort uint16) {
+	dst := netip.AddrPortFrom(group, port)
+	rcv := openReceiver(t, s.listener, "l_gw", dst)
+	snd := openSender(t, s.source, src, "src_relay", dst)
+	// The tunnel must carry this group before the flood means anything.
+	expectDelivery(t, snd, rcv, deliveryTimeout, s.diag)
+
+	total := *tortureBytes
+	payload := make([]byte, 8000)
+	if _, err := rand.Read(payload); err != nil {
+		t.Fatal(err)
+	}
+	var rxPkts, rxBytes atomic.Int64
+	sendDone := make(chan struct{})
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		for {
+			// After the sender is done, stop once the tunnel has been
+			// quiet for a second.
+			d, err := rcv.recv(time.Now().Add(time.Second))
+			if err != nil {
+				select {
+				case <-sendDone:
+					return
+				default:
+					if isTimeout(err) {
+						continue
+					}
+					return
+				}
+			}
+			rxPkts.Add(1)
+			rxBytes.Add(int64(len(d.payload)))
+		}
+	}()
+	sizes := tortureSizes(src.Is6())
+	start := time.Now()
+	var txPkts, txBytes int64
+	var sendErr error
+	for i := 0; txBytes < total; i++ {
+		n := min(int64(sizes[i%len(sizes)]), total-txBytes)
+		if sendErr = snd.send(payload[:n]); sendErr != nil {
+			break
+		}
+		txPkts++
+		txBytes += n
+	}
+	sendTook := time.Since(start)
+	close(sendDone)
+	<-recvDone
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
+	t.Logf("torture: sent %d datagrams (%d bytes) to %s in %v (%.1f MiB/s); the listener received %d (%d bytes, %.1f%%)",
+		txPkts, txBytes, dst, sendTook.Round(time.Millisecond), float64(txBytes)/(1<<20)/sendTook.Seconds(),
+		rxPkts.Load(), rxBytes.Load(), 100*float64(rxPkts.Load())/float64(max(txPkts, 1)))
+	if rxPkts.Load() == 0 {
+		t.Errorf("none of the %d torture datagrams to %s reached the listener; %s", txPkts, dst, s.diag())
+	}
+
+	// Forwarding must survive the flood.
+	s.forward(t, src, group, checkPort)
+	s.checkKernelLog(t)
+}
+
+// checkKernelLog fails the test if the kernel logged a warning, BUG, oops or
+// call trace since the suite started or the last check.
+func (s *amtSuite) checkKernelLog(t *testing.T) {
+	t.Helper()
+	lines, err := s.kmsg.read()
+	if err != nil {
+		t.Fatalf("reading the kernel log: %v", err)
+	}
+	if bad := troubleLines(lines); len(bad) > 0 {
+		t.Errorf("the kernel logged trouble (%d lines):\n%s", len(bad), strings.Join(bad, "\n"))
+	} else {
+		t.Logf("kernel log: %d new lines, no warning, BUG or call trace", len(lines))
+	}
+}
+
