@@ -173,4 +173,3 @@ func (s *amtSuite) checkKernelLog(t *testing.T) {
 		t.Logf("kernel log: %d new lines, no warning, BUG or call trace", len(lines))
 	}
 }
-
