@@ -1,0 +1,73 @@
+package ifla
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
+)
+
+// FuzzDecode feeds arbitrary IFLA_INFO_DATA to Decode and UnmarshalBinary.
+// They must never panic, must agree with each other, and whatever they
+// accept must survive decode → encode → decode unchanged, with the encoding
+// stable from then on.
+func FuzzDecode(f *testing.F) {
+	for _, b := range [][]byte{
+		goldenIPGateway, goldenIPRelay, goldenKernelGateway, goldenKernelRelay, nil,
+		{0x09, 0x00, 0x09, 0x00, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x00, 0x00, 0x00},
+		{0x0c, 0x00, 0x0a, 0x80, 0x08, 0x00, 0x01, 0x00, 0x2a, 0x00, 0x00, 0x00},
+		{0x00, 0x00, 0x00, 0x00},
+		{0x07, 0x00, 0x02, 0x00, 0x08, 0xdc, 0x00, 0x00}, // relay port, 3 bytes
+		{0x08, 0x00, 0x01, 0x80, 0x01, 0x00, 0x00, 0x00}, // mode with NLA_F_NESTED
+	} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var first AMT
+		binErr := first.UnmarshalBinary(b)
+
+		if ad, err := netlink.NewAttributeDecoder(b); err != nil {
+			if binErr == nil {
+				t.Fatalf("netlink refuses % x (%v) but UnmarshalBinary accepts it", b, err)
+			}
+		} else {
+			var viaDecoder AMT
+			err := viaDecoder.Decode(ad)
+			if (err == nil) != (binErr == nil) {
+				t.Fatalf("Decode error %v, UnmarshalBinary error %v", err, binErr)
+			}
+			if d := cmp.Diff(first, viaDecoder, cmpOpts); d != "" {
+				t.Fatalf("Decode and UnmarshalBinary differ (-UnmarshalBinary +Decode):\n%s", d)
+			}
+		}
+		if binErr != nil {
+			if d := cmp.Diff(AMT{}, first, cmpOpts); d != "" {
+				t.Fatalf("value not zero after error %v:\n%s", binErr, d)
+			}
+			return
+		}
+		_ = first.String()
+		_ = first.Validate()
+
+		enc, err := first.MarshalBinary()
+		if err != nil {
+			t.Fatalf("a decoded value must encode: %v\n%s", err, first)
+		}
+		var second AMT
+		ad, err := netlink.NewAttributeDecoder(enc)
+		if err != nil {
+			t.Fatalf("NewAttributeDecoder(encoding % x): %v", enc, err)
+		}
+		if err := second.Decode(ad); err != nil {
+			t.Fatalf("decode of our own encoding % x: %v", enc, err)
+		}
+		if d := cmp.Diff(first, second, cmpOpts); d != "" {
+			t.Fatalf("decode → encode → decode changed the value (-first +second):\n%s", d)
+		}
+		enc2, err := second.MarshalBinary()
+		if err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding not stable:\n% x\n% x (%v)", enc, enc2, err)
+		}
+	})
+}
