@@ -1,0 +1,42 @@
+# amtctl — see README.md.
+GO      ?= go
+KERNEL  ?= 6.1 6.12
+BUILD   := .build
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build test vet unit kernel-test demo fuzz bench lint clean vm-shell
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BUILD)/amtctl ./cmd/amtctl
+
+## test: vet and unit tests on the host, then every test as root inside a VM on each kernel
+## (6.1 and 6.12; `make test KERNEL=6.12` picks one).
+test: vet unit kernel-test
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | grep -v '^.build/')" || { gofmt -l . ; echo "gofmt: files above need formatting" >&2; exit 1; }
+
+unit:
+	$(GO) test -count=1 ./...
+
+kernel-test:
+	KERNELS="$(KERNEL)" scripts/kernel-tests
+
+## demo: a relay and a gateway in two namespaces of a VM, discovery, show, delete.
+demo: build
+	scripts/vm -k $(lastword $(KERNEL)) -- scripts/demo.sh $(BUILD)/amtctl
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./pkg/ifla
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+vm-shell:
+	scripts/vm -k $(lastword $(KERNEL))
+
+clean:
+	rm -rf $(BUILD)
