@@ -1,0 +1,469 @@
+//go:build linux
+
+package amtlink
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/amtctl/amtctl/pkg/ifla"
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// client is the Linux implementation behind Client. It owns a plain
+// *netlink.Conn and uses rtnetlink.LinkMessage only as the codec, because
+// rtnetlink.Conn can neither look a link up by name nor be built on a fake
+// connection from outside its package (STYLE §4, §5).
+type client struct {
+	c *netlink.Conn
+}
+
+// newClient dials NETLINK_ROUTE, inside ns when it is not nil. The namespace
+// switch is done by the netlink package (netlink.Config.NetNS) on a locked,
+// throwaway thread; this package never calls setns itself.
+func newClient(ns *NetNS) (*client, error) {
+	var cfg *netlink.Config
+	op := "dial"
+	if ns != nil {
+		op = "dial netns " + ns.name
+		if ns.fd < 0 {
+			return nil, &Error{Op: op, Err: errors.New("amtlink: the NetNS is closed")}
+		}
+		cfg = &netlink.Config{NetNS: ns.fd}
+	}
+	conn, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+	if err != nil {
+		return nil, kernelError(op, "", err)
+	}
+	c, err := initClient(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// initClient prepares conn, a real or a fake (nltest) connection.
+func initClient(conn *netlink.Conn) (*client, error) {
+	// Extended acknowledgements put the kernel's reason for a failure into
+	// netlink.OpError.Message ("Invalid Local address"), which we keep in
+	// Error.Message. Strict checking makes the kernel reject malformed
+	// requests instead of ignoring parts of them. Both are missing on old
+	// kernels (and on fakes); neither is needed to work, so failures are
+	// ignored.
+	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
+	_ = conn.SetOption(netlink.GetStrictCheck, true)
+	return &client{c: conn}, nil
+}
+
+func (c *client) Close() error { return c.c.Close() }
+
+// kernelError turns an error from the netlink package into an *Error,
+// keeping the kernel's extended acknowledgement message and the raw errno.
+func kernelError(op, name string, err error) error {
+	e := &Error{Op: op, Name: name, Err: err}
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		// Keep the errno (or *os.SyscallError) without the OpError
+		// wrapper, whose text repeats the message with an offset.
+		e.Message = oe.Message
+		e.Err = oe.Err
+	}
+	if errors.Is(e.Err, unix.EOPNOTSUPP) {
+		if op == "create" {
+			e.Err = &kernelErr{sentinel: ErrNoDriver, errno: e.Err}
+		} else {
+			e.Err = &kernelErr{sentinel: ErrNotSupported, errno: e.Err}
+		}
+	}
+	return e
+}
+
+// execute sends one request built from lm and returns the replies. It maps
+// every failure to an *Error for op and name.
+func (c *client) execute(op, name string, typ netlink.HeaderType, flags netlink.HeaderFlags, lm *rtnetlink.LinkMessage) ([]netlink.Message, error) {
+	b, err := lm.MarshalBinary()
+	if err != nil {
+		return nil, &Error{Op: op, Name: name, Err: err}
+	}
+	msgs, err := c.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: typ, Flags: flags},
+		Data:   b,
+	})
+	if err != nil {
+		return nil, kernelError(op, name, err)
+	}
+	return msgs, nil
+}
+
+// rawLink is one decoded RTM_NEWLINK message plus its AMT data, which is
+// decoded again here with errors checked, because rtnetlink swallows the
+// errors of a driver's Decode (STYLE §5).
+type rawLink struct {
+	msg   rtnetlink.LinkMessage
+	amt   ifla.AMT
+	isAMT bool
+}
+
+func (r *rawLink) kind() string {
+	if r.msg.Attributes == nil || r.msg.Attributes.Info == nil {
+		return ""
+	}
+	return r.msg.Attributes.Info.Kind
+}
+
+// decodeLink decodes the payload of an RTM_NEWLINK message.
+func decodeLink(b []byte) (*rawLink, error) {
+	r := &rawLink{}
+	if err := r.msg.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("amtlink: decoding link message: %w", err)
+	}
+	if r.msg.Attributes == nil {
+		return nil, errors.New("amtlink: decoding link message: no attributes")
+	}
+	if r.kind() != Kind {
+		return r, nil
+	}
+	r.isAMT = true
+	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
+	if err != nil {
+		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
+	}
+	for ad.Next() {
+		if ad.Type() != unix.IFLA_LINKINFO {
+			continue
+		}
+		// Do hands over the payload without copying it.
+		ad.Do(func(info []byte) error {
+			nad, err := netlink.NewAttributeDecoder(info)
+			if err != nil {
+				return err
+			}
+			for nad.Next() {
+				if nad.Type() == unix.IFLA_INFO_DATA {
+					nad.Do(r.amt.UnmarshalBinary)
+				}
+			}
+			return nad.Err()
+		})
+	}
+	if err := ad.Err(); err != nil {
+		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
+	}
+	return r, nil
+}
+
+// getRaw looks a link up by name with one RTM_GETLINK request (ifindex 0,
+// IFLA_IFNAME), which the kernel answers with that link only.
+func (c *client) getRaw(op, name string) (*rawLink, error) {
+	req := &rtnetlink.LinkMessage{
+		Family:     unix.AF_UNSPEC,
+		Attributes: &rtnetlink.LinkAttributes{Name: name},
+	}
+	// No Acknowledge: the reply itself is the answer, an ack would be an
+	// extra message.
+	msgs, err := c.execute(op, name, unix.RTM_GETLINK, netlink.Request, req)
+	if err != nil {
+		return nil, notFound(err, "link", name)
+	}
+	return oneLink(op, name, msgs)
+}
+
+// getRawByIndex is getRaw by ifindex.
+func (c *client) getRawByIndex(op string, index uint32) (*rawLink, error) {
+	req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index}
+	msgs, err := c.execute(op, "", unix.RTM_GETLINK, netlink.Request, req)
+	if err != nil {
+		return nil, err
+	}
+	return oneLink(op, "", msgs)
+}
+
+func oneLink(op, name string, msgs []netlink.Message) (*rawLink, error) {
+	var links []*rawLink
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		r, err := decodeLink(m.Data)
+		if err != nil {
+			return nil, &Error{Op: op, Name: name, Err: err}
+		}
+		links = append(links, r)
+	}
+	if len(links) != 1 {
+		return nil, &Error{Op: op, Name: name, Err: fmt.Errorf("amtlink: kernel answered a lookup with %d links, want 1", len(links))}
+	}
+	return links[0], nil
+}
+
+// notFound rewrites an ENODEV/ENOENT *Error from a lookup of what (a link,
+// the dev, the master) into a readable line that still matches
+// os.ErrNotExist and the errno.
+func notFound(err error, what, name string) error {
+	var e *Error
+	if errors.As(err, &e) && (errors.Is(e.Err, unix.ENODEV) || errors.Is(e.Err, unix.ENOENT)) {
+		e.Err = &lookupError{field: what, name: name, err: e.Err}
+	}
+	return err
+}
+
+// names resolves ifindexes to names for one call, asking the kernel once
+// per distinct index.
+type names struct {
+	c     *client
+	op    string
+	cache map[uint32]string
+}
+
+func (n *names) name(index uint32) (string, error) {
+	if index == 0 {
+		return "", nil
+	}
+	if s, ok := n.cache[index]; ok {
+		return s, nil
+	}
+	r, err := n.c.getRawByIndex(n.op, index)
+	var s string
+	switch {
+	case err == nil:
+		s = r.msg.Attributes.Name
+	case errors.Is(err, unix.ENODEV):
+		// Gone, or the index is in another namespace: report "".
+	default:
+		return "", err
+	}
+	if n.cache == nil {
+		n.cache = make(map[uint32]string)
+	}
+	n.cache[index] = s
+	return s, nil
+}
+
+// link converts r into a Link, resolving the master's and lower device's
+// names through n.
+func (r *rawLink) link(n *names) (Link, error) {
+	a := r.msg.Attributes
+	l := Link{
+		Index:     r.msg.Index,
+		Name:      a.Name,
+		MTU:       a.MTU,
+		Flags:     r.msg.Flags,
+		OperState: a.OperationalState,
+		AMT:       r.amt,
+		Stats:     a.Stats64,
+	}
+	var err error
+	if a.Master != nil {
+		if l.Master, err = n.name(*a.Master); err != nil {
+			return Link{}, err
+		}
+	}
+	if r.amt.Link != nil {
+		if l.LowerName, err = n.name(*r.amt.Link); err != nil {
+			return Link{}, err
+		}
+	}
+	return l, nil
+}
+
+func (c *client) Get(name string) (*Link, error) {
+	return c.get("get", name)
+}
+
+func (c *client) get(op, name string) (*Link, error) {
+	if err := checkIfName("name", name); err != nil {
+		return nil, &Error{Op: op, Name: name, Err: err}
+	}
+	r, err := c.getRaw(op, name)
+	if err != nil {
+		return nil, err
+	}
+	if !r.isAMT {
+		return nil, &Error{Op: op, Name: name, Err: &notAMTError{name: name, kind: r.kind()}}
+	}
+	l, err := r.link(&names{c: c, op: op})
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+func (c *client) List() ([]Link, error) {
+	// The kernel filters a link dump by IFLA_LINKINFO/IFLA_INFO_KIND. A
+	// kernel that does not know the kind (no AMT driver) ignores the filter
+	// and dumps everything, hence the kind check below as well.
+	req := &rtnetlink.LinkMessage{
+		Family:     unix.AF_UNSPEC,
+		Attributes: &rtnetlink.LinkAttributes{Info: &rtnetlink.LinkInfo{Kind: Kind}},
+	}
+	msgs, err := c.execute("list", "", unix.RTM_GETLINK, netlink.Request|netlink.Dump, req)
+	if err != nil {
+		return nil, err
+	}
+	n := &names{c: c, op: "list"}
+	links := make([]Link, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		r, err := decodeLink(m.Data)
+		if err != nil {
+			return nil, &Error{Op: "list", Err: err}
+		}
+		if !r.isAMT {
+			continue
+		}
+		l, err := r.link(n)
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, l)
+	}
+	slices.SortFunc(links, func(a, b Link) int { return cmp.Compare(a.Index, b.Index) })
+	return links, nil
+}
+
+func (c *client) Delete(name string) error {
+	if err := checkIfName("name", name); err != nil {
+		return &Error{Op: "delete", Name: name, Err: err}
+	}
+	r, err := c.getRaw("delete", name)
+	if err != nil {
+		return err
+	}
+	if !r.isAMT {
+		return &Error{Op: "delete", Name: name, Err: &notAMTError{name: name, kind: r.kind(), refuse: true}}
+	}
+	_, err = c.execute("delete", name, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge,
+		&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: r.msg.Index})
+	return notFound(err, "link", name)
+}
+
+// lookupIndex resolves a device name for Create.
+func (c *client) lookupIndex(op, linkName, field, dev string) (uint32, error) {
+	r, err := c.getRaw(op, dev)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			var le *lookupError
+			if errors.As(e.Err, &le) {
+				le.field = field
+			}
+			e.Name = linkName
+		}
+		return 0, err
+	}
+	return r.msg.Index, nil
+}
+
+func (c *client) Create(s Spec) (*Link, error) {
+	const op = "create"
+	if err := s.validate(); err != nil {
+		return nil, &Error{Op: op, Name: s.Name, Err: err}
+	}
+	// Names resolved here are remembered for the read-back.
+	n := &names{c: c, op: op, cache: make(map[uint32]string, 2)}
+	a := s.AMT
+	if s.Dev != "" {
+		idx, err := c.lookupIndex(op, s.Name, "dev", s.Dev)
+		if err != nil {
+			return nil, err
+		}
+		a.Link = &idx
+		n.cache[idx] = s.Dev
+	}
+	attrs := &rtnetlink.LinkAttributes{
+		Name: s.Name,
+		MTU:  s.MTU,
+		Info: &rtnetlink.LinkInfo{Kind: Kind, Data: &Driver{AMT: a}},
+	}
+	if s.Master != "" {
+		idx, err := c.lookupIndex(op, s.Name, "master", s.Master)
+		if err != nil {
+			return nil, err
+		}
+		attrs.Master = &idx
+		n.cache[idx] = s.Master
+	}
+	req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: attrs}
+	if s.Up {
+		req.Flags, req.Change = unix.IFF_UP, unix.IFF_UP
+	}
+	// One request: the kernel creates the link, enslaves it, sets the MTU
+	// and brings it up, or undoes all of it and reports why.
+	if _, err := c.execute(op, s.Name, unix.RTM_NEWLINK,
+		netlink.Request|netlink.Create|netlink.Excl|netlink.Acknowledge, req); err != nil {
+		return nil, err
+	}
+
+	// From here on the link exists: any failure deletes it again.
+	l, err := c.readBack(op, s, n)
+	if err != nil {
+		if uerr := c.undoCreate(s.Name); uerr != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Err = fmt.Errorf("%w; deleting the half-made link failed too: %v", e.Err, uerr)
+			}
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// readBack reads the link Create just made, fixing up its MTU if needed.
+func (c *client) readBack(op string, s Spec, n *names) (*Link, error) {
+	r, err := c.getRaw(op, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	if !r.isAMT {
+		return nil, &Error{Op: op, Name: s.Name, Err: &notAMTError{name: s.Name, kind: r.kind()}}
+	}
+	if s.MTU != 0 && r.msg.Attributes.MTU != s.MTU {
+		// The AMT driver derives the MTU from the lower device in its
+		// newlink, overwriting the IFLA_MTU of the create request (which
+		// the kernel applied first); set it again on the new link.
+		if err := c.setMTU(op, s.Name, r.msg.Index, s.MTU); err != nil {
+			return nil, err
+		}
+		if r, err = c.getRaw(op, s.Name); err != nil {
+			return nil, err
+		}
+		if got := r.msg.Attributes.MTU; got != s.MTU {
+			return nil, &Error{Op: op, Name: s.Name, Err: fmt.Errorf("amtlink: asked for mtu %d, the kernel set %d", s.MTU, got)}
+		}
+	}
+	l, err := r.link(n)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+func (c *client) setMTU(op, name string, index, mtu uint32) error {
+	req := &rtnetlink.LinkMessage{
+		Family:     unix.AF_UNSPEC,
+		Index:      index,
+		Attributes: &rtnetlink.LinkAttributes{MTU: mtu},
+	}
+	_, err := c.execute(op, name, unix.RTM_NEWLINK, netlink.Request|netlink.Acknowledge, req)
+	return err
+}
+
+// undoCreate deletes a link Create made but could not finish. The name is
+// ours: the create request carried Excl, so the kernel made this link for us.
+// It deletes by name (ifindex 0, IFLA_IFNAME), since the index may not be
+// known yet.
+func (c *client) undoCreate(name string) error {
+	req := &rtnetlink.LinkMessage{
+		Family:     unix.AF_UNSPEC,
+		Attributes: &rtnetlink.LinkAttributes{Name: name},
+	}
+	_, err := c.execute("delete", name, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge, req)
+	return err
+}
