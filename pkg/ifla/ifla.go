@@ -180,23 +180,34 @@ func (a *AMT) Encode(ae *netlink.AttributeEncoder) error {
 		}
 	}
 
+	// One buffer holds the network-order payloads; ae keeps sub-slices of
+	// it, which never overlap because its capacity is never exceeded.
+	buf := make([]byte, 0, 3*4+2*2)
+	put := func(typ uint16, b []byte) {
+		n := len(buf)
+		buf = append(buf, b...)
+		ae.Bytes(typ, buf[n:len(buf):len(buf)])
+	}
 	if a.Mode != nil {
 		ae.Uint32(AttrMode, uint32(*a.Mode))
 	}
 	for _, f := range addrs {
 		if f.addr.IsValid() {
 			b := f.addr.As4()
-			ae.Bytes(f.typ, b[:])
+			put(f.typ, b[:])
 		}
 	}
 	if a.Link != nil {
 		ae.Uint32(AttrLink, *a.Link)
 	}
+	var port [2]byte
 	if a.GatewayPort != nil {
-		ae.Bytes(AttrGatewayPort, binary.BigEndian.AppendUint16(nil, *a.GatewayPort))
+		binary.BigEndian.PutUint16(port[:], *a.GatewayPort)
+		put(AttrGatewayPort, port[:])
 	}
 	if a.RelayPort != nil {
-		ae.Bytes(AttrRelayPort, binary.BigEndian.AppendUint16(nil, *a.RelayPort))
+		binary.BigEndian.PutUint16(port[:], *a.RelayPort)
+		put(AttrRelayPort, port[:])
 	}
 	if a.MaxTunnels != nil {
 		ae.Uint32(AttrMaxTunnels, *a.MaxTunnels)
