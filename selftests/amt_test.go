@@ -65,7 +65,28 @@ func (s *amtSuite) forward(t *testing.T, src, group netip.Addr, port uint16) tim
 	dst := netip.AddrPortFrom(group, port)
 	rcv := openReceiver(t, s.listener, "l_gw", dst)
 	snd := openSender(t, s.source, src, "src_relay", dst)
-	return expectDelivery(t, snd, rcv, deliveryTimeout, s.diag)
+	before := s.gatewayRx(t)
+	took := expectDelivery(t, snd, rcv, deliveryTimeout, s.diag)
+	// The relay routes this group only into amtr, so the datagram can only
+	// have come out of the tunnel; the gateway's counter confirms it.
+	if after := s.gatewayRx(t); after <= before {
+		t.Errorf("the listener got the datagram but %s counted no packet received (rx %d before, %d after): it did not come through the tunnel", gatewayDev, before, after)
+	}
+	return took
+}
+
+// gatewayRx returns the packets amtg has received (decapsulated data and
+// membership queries).
+func (s *amtSuite) gatewayRx(t *testing.T) uint64 {
+	t.Helper()
+	l, err := s.gw.Get(gatewayDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Stats == nil {
+		t.Fatalf("%s: the kernel sent no statistics for %s", s.gateway, gatewayDev)
+	}
+	return l.Stats.RXPackets
 }
 
 func testTorture4(t *testing.T, s *amtSuite) {
