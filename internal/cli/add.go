@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/ifla"
+	"github.com/spf13/cobra"
+)
+
+// keyword is one word of the add grammar.
+type keyword struct {
+	name string
+	// value describes the value for "needs a value" errors; "" means the
+	// keyword takes no value.
+	value string
+	// set stores v into s. It only maps; values are parsed by pkg/ifla.
+	set func(s *amtlink.Spec, v string) error
+}
+
+const (
+	valueAddr = "an IPv4 address such as 192.0.2.1"
+	valuePort = "a UDP port from 1 to 65535, such as 2268"
+)
+
+// addKeywords is the add grammar, in the order help and errors list it:
+// iproute2's amt words, then the generic link words amtctl also accepts.
+var addKeywords = []keyword{
+	{name: "mode", value: "gateway or relay", set: func(s *amtlink.Spec, v string) error {
+		m, err := ifla.ParseMode(v)
+		s.AMT.Mode = &m
+		return err
+	}},
+	{name: "local", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
+		s.AMT.Local, err = ifla.ParseAddr("local", v)
+		return err
+	}},
+	{name: "discovery", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
+		s.AMT.Discovery, err = ifla.ParseAddr("discovery", v)
+		return err
+	}},
+	{name: "dev", value: "the device the tunnel runs over, such as eth0", set: func(s *amtlink.Spec, v string) error {
+		s.Dev = v
+		return checkDevName("dev", v)
+	}},
+	{name: "relay_port", value: valuePort, set: func(s *amtlink.Spec, v string) error {
+		p, err := ifla.ParsePort("relay_port", v)
+		s.AMT.RelayPort = &p
+		return err
+	}},
+	{name: "gateway_port", value: valuePort, set: func(s *amtlink.Spec, v string) error {
+		p, err := ifla.ParsePort("gateway_port", v)
+		s.AMT.GatewayPort = &p
+		return err
+	}},
+	{name: "max_tunnels", value: "a number such as 128", set: func(s *amtlink.Spec, v string) error {
+		n, err := ifla.ParseMaxTunnels(v)
+		s.AMT.MaxTunnels = &n
+		return err
+	}},
+	{name: "master", value: "a bridge or VRF device name such as br0", set: func(s *amtlink.Spec, v string) error {
+		s.Master = v
+		return checkDevName("master", v)
+	}},
+	{name: "mtu", value: "a number from 68 to 65535, such as 1500", set: func(s *amtlink.Spec, v string) (err error) {
+		s.MTU, err = parseMTU(v)
+		return err
+	}},
+	{name: "up", set: func(s *amtlink.Spec, _ string) error {
+		s.Up = true
+		return nil
+	}},
+	{name: "type", value: "amt", set: func(_ *amtlink.Spec, v string) error {
+		if v != "amt" {
+			return &ifla.FieldError{Field: "type", Value: v, Reason: "amtctl only makes amt links", Fix: `use "type amt" or leave "type" out`}
+		}
+		return nil
+	}},
+}
+
+func lookupKeyword(w string) *keyword {
+	for i := range addKeywords {
+		if addKeywords[i].name == w {
+			return &addKeywords[i]
+		}
+	}
+	return nil
+}
+
+func keywordNames() string {
+	names := make([]string, 0, len(addKeywords))
+	for _, k := range addKeywords {
+		names = append(names, k.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+const addUsage = "amtctl add NAME mode gateway|relay local ADDR dev IF [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N] [master BR] [mtu N] [up]"
+
+// errHelpKeyword is returned by parseAdd for "help": the command prints its
+// help and succeeds, like "ip link add type amt help" prints usage.
+var errHelpKeyword = errors.New("help requested")
+
+// parseAdd turns "NAME keyword value ..." into a Spec and checks it
+// completely, so that nothing reaches the kernel unless every value is
+// acceptable.
+func parseAdd(args []string) (amtlink.Spec, error) {
+	var s amtlink.Spec
+	if len(args) == 0 {
+		return s, usagef("add needs a link name; usage: %s", addUsage)
+	}
+	s.Name = args[0]
+	if isHelp(s.Name) {
+		return s, errHelpKeyword
+	}
+	if err := checkLinkName(s.Name); err != nil {
+		return s, err
+	}
+	seen := map[string]string{}
+	for i := 1; i < len(args); i++ {
+		w := args[i]
+		if isHelp(w) {
+			return s, errHelpKeyword
+		}
+		if w == "remote" {
+			return s, usagef(`"remote" is read-only: a gateway learns its relay through discovery; use "discovery ADDR" instead`)
+		}
+		if strings.HasPrefix(w, "-") && len(w) > 1 {
+			return s, usagef("flag %q must come before the link name, as in: amtctl %s add NAME ...", w, w)
+		}
+		k := lookupKeyword(w)
+		if k == nil {
+			return s, usagef("unknown keyword %q for add; expected one of: %s", w, keywordNames())
+		}
+		v := ""
+		if k.value != "" {
+			if i+1 >= len(args) {
+				return s, usagef("%q needs a value: %s", w, k.value)
+			}
+			i++
+			v = args[i]
+		}
+		if prev, dup := seen[w]; dup {
+			if k.value == "" {
+				return s, usagef("%q given twice; give it once", w)
+			}
+			return s, usagef("%q given twice (%q and %q); give it once", w, prev, v)
+		}
+		seen[w] = v
+		if err := k.set(&s, v); err != nil {
+			return s, err
+		}
+	}
+	return s, checkSpec(s)
+}
+
+// checkSpec reports the first required keyword that is missing, then lets
+// pkg/ifla validate the AMT attributes as the kernel will see them.
+func checkSpec(s amtlink.Spec) error {
+	switch {
+	case s.AMT.Mode == nil:
+		return usagef(`add needs "mode": gateway or relay; usage: %s`, addUsage)
+	case !s.AMT.Local.IsValid():
+		return usagef(`add needs "local": this host's IPv4 address the tunnel uses, such as 192.0.2.1`)
+	case s.Dev == "" && s.AMT.Link == nil:
+		return usagef(`add needs "dev": the device the tunnel runs over, such as eth0`)
+	case *s.AMT.Mode == ifla.ModeGateway && !s.AMT.Discovery.IsValid():
+		return usagef(`gateway mode needs "discovery": the relay's IPv4 address, such as 192.0.2.1`)
+	}
+	a := s.AMT
+	if a.Link == nil {
+		// The device is resolved to an index by amtlink, in the target
+		// namespace; any index will do for checking the other values.
+		a.Link = ifla.Ptr(uint32(1))
+	}
+	return a.Validate()
+}
+
+func isHelp(w string) bool { return w == "help" || w == "-h" || w == "--help" }
+
+// checkLinkName applies the kernel's dev_valid_name rules.
+func checkLinkName(name string) error {
+	if err := checkDevName("name", name); err != nil {
+		return err
+	}
+	if lookupKeyword(name) != nil || name == "remote" {
+		return &ifla.FieldError{Field: "name", Value: name, Reason: "is an add keyword, so the link name is missing", Fix: "give the name first: " + addUsage}
+	}
+	return nil
+}
+
+// checkDevName checks a device name the way the kernel's dev_valid_name
+// does, so that the error names the field instead of coming back as EINVAL.
+func checkDevName(field, name string) error {
+	fe := func(reason, fix string) error {
+		return &ifla.FieldError{Field: field, Value: name, Reason: reason, Fix: fix}
+	}
+	switch {
+	case name == "":
+		return fe("empty", "give a device name such as amt0")
+	case len(name) > 15:
+		return fe(fmt.Sprintf("%d bytes long, but Linux device names have at most 15", len(name)), "use a shorter name")
+	case name == "." || name == "..":
+		return fe("not a valid device name", "use a name such as amt0")
+	case strings.ContainsAny(name, "/:%") || strings.IndexFunc(name, isSpaceOrControl) >= 0:
+		return fe(`contains "/", ":", "%", white space or a control character, which Linux device names cannot`, "use letters, digits, '-', '_' or '.', such as amt0")
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
+// parseMTU parses the generic link word "mtu"; pkg/ifla owns only the AMT
+// attributes. The AMT device accepts 68 (ETH_MIN_MTU) to 65535.
+func parseMTU(v string) (uint32, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n < 68 || n > 65535 {
+		return 0, &ifla.FieldError{Field: "mtu", Value: v, Reason: "not an MTU from 68 to 65535", Fix: "use a number such as 1500, or leave mtu out for the kernel's default"}
+	}
+	return uint32(n), nil
+}
+
+func newAddCommand(o *options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "add NAME mode gateway|relay local ADDR dev IF [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N] [master BR] [mtu N] [up]",
+		Short: "Create an AMT link (iproute2 keywords)",
+		Long: `Create an AMT link. The keywords are iproute2's ("ip link add NAME type amt ..."):
+
+  mode gateway|relay   required; a gateway discovers a relay and receives multicast through it
+  local ADDR           required; this host's IPv4 unicast address for the tunnel
+  dev IF               required; the device the tunnel runs over
+  discovery ADDR       gateway mode: the relay's (anycast) discovery address
+  gateway_port N       UDP port of the gateway side (default 2268)
+  relay_port N         UDP port of the relay side (default 2268)
+  max_tunnels N        relay mode: most gateways served at once (default 128)
+  master BR            enslave the new link to bridge or VRF BR
+  mtu N                MTU of the new link
+  up                   bring the link up once created
+  type amt             accepted and ignored, so "ip link add" lines paste unchanged
+
+Every value is checked before anything is sent; a mistake is reported on one
+line and nothing is created. "remote" is read-only (see "amtctl show").
+Flags such as -n must come before NAME.`,
+		Example: `  amtctl add amtr mode relay local 10.0.0.1 dev eth0 up
+  amtctl add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0 up
+  amtctl -n gw add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev veth-g gateway_port 2269`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: o.completeAdd,
+		RunE: func(c *cobra.Command, args []string) error {
+			s, err := parseAdd(args)
+			if errors.Is(err, errHelpKeyword) {
+				return c.Help()
+			}
+			if err != nil {
+				return err
+			}
+			return o.runAdd(c, s)
+		},
+	}
+	// Everything after NAME is a keyword or value, never a flag: a value
+	// such as "-1" must reach the port parser, not pflag.
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
+	b, err := o.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for _, w := range warnings(b, s) {
+		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
+	}
+	l, err := b.Create(s)
+	if err != nil {
+		return createError(s, o.netns, err)
+	}
+	if o.json && l != nil {
+		return o.printJSON(c, []amtlink.Link{*l})
+	}
+	return nil
+}
+
+// warnings are advisory: the lower device is down, or local is not one of
+// its addresses. They need an Inspector; without one there are none.
+func warnings(b Backend, s amtlink.Spec) []string {
+	in, ok := b.(Inspector)
+	if !ok || s.Dev == "" {
+		return nil
+	}
+	ifs, err := in.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var dev *Interface
+	for i := range ifs {
+		if ifs[i].Name == s.Dev {
+			dev = &ifs[i]
+		}
+	}
+	if dev == nil {
+		return nil // Create reports the missing device as an error
+	}
+	var ws []string
+	if !dev.Up {
+		ws = append(ws, fmt.Sprintf("dev %s is down; bring it up: ip link set %s up", s.Dev, s.Dev))
+	}
+	if s.AMT.Local.IsValid() && !hasAddr(dev.Addrs, s.AMT.Local) {
+		ws = append(ws, fmt.Sprintf("local %s is not an address of dev %s; the tunnel will not pass traffic until it is (ip addr add %s/24 dev %s)", s.AMT.Local, s.Dev, s.AMT.Local, s.Dev))
+	}
+	return ws
+}
+
+func hasAddr(addrs []netip.Addr, a netip.Addr) bool {
+	for _, x := range addrs {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// createError turns a Create failure into one line with a fix, by
+// errors.Is categories only.
+func createError(s amtlink.Spec, netns string, err error) error {
+	where := "this network namespace"
+	if netns != "" {
+		where = fmt.Sprintf("network namespace %q", netns)
+	}
+	switch {
+	case errors.Is(err, amtlink.ErrNoDriver):
+		return runErrf("add %s: kernel has no AMT driver; load it with \"modprobe amt\" (or build with CONFIG_AMT)", s.Name)
+	case errors.Is(err, os.ErrPermission):
+		return runErrf("add %s: permission denied; run as root or with CAP_NET_ADMIN", s.Name)
+	case errors.Is(err, os.ErrExist):
+		return runErrf("add %s: a link named %q already exists in %s; pick another name or remove it: amtctl del %s", s.Name, s.Name, where, s.Name)
+	case errors.Is(err, os.ErrNotExist):
+		what := fmt.Sprintf("dev %q", s.Dev)
+		if s.Master != "" {
+			what = fmt.Sprintf("dev %q or master %q", s.Dev, s.Master)
+		}
+		return runErrf("add %s: %s not found in %s; check the device names (ip link show)", s.Name, what, where)
+	}
+	var ae *amtlink.Error
+	if errors.As(err, &ae) {
+		return runErr(err) // already names the operation and the link
+	}
+	return runErr(fmt.Errorf("add %s: %w", s.Name, err))
+}

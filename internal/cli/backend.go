@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+)
+
+// Backend is what the commands need from the kernel side. *amtlink.Client
+// satisfies it (wrapped by [OpenAMTLink] so that Close also releases the
+// namespace reference).
+type Backend interface {
+	// Create validates s and creates the link, returning it as read back.
+	Create(s amtlink.Spec) (*amtlink.Link, error)
+	// Get returns the amt link called name; errors.Is(err, os.ErrNotExist)
+	// when there is none.
+	Get(name string) (*amtlink.Link, error)
+	// List returns every amt link, sorted by index.
+	List() ([]amtlink.Link, error)
+	// Delete removes the amt link called name.
+	Delete(name string) error
+	// Close releases the backend.
+	Close() error
+}
+
+// Interface describes a network device of the backend's namespace, as far as
+// warnings and shell completion need it.
+type Interface struct {
+	Name  string
+	Up    bool         // IFF_UP is set
+	Addrs []netip.Addr // addresses assigned to the device
+}
+
+// Inspector is optionally implemented by a Backend that can list the devices
+// of its namespace. Without it, amtctl skips the advisory warnings about the
+// lower device and completes no device names.
+type Inspector interface {
+	// Interfaces lists every device of the namespace with its addresses.
+	Interfaces() ([]Interface, error)
+}
+
+// Opener returns a Backend for the network namespace netns: "" means the
+// current namespace; otherwise a name under /run/netns or a path.
+type Opener func(netns string) (Backend, error)
+
+// amtlinkBackend is an *amtlink.Client plus the namespace it was dialled in.
+type amtlinkBackend struct {
+	*amtlink.Client
+	ns    *amtlink.NetNS
+	netns string
+}
+
+// OpenAMTLink is the production Opener: it opens netns with
+// amtlink.OpenNetNS (when not "") and dials an amtlink.Client there.
+func OpenAMTLink(netns string) (Backend, error) {
+	var ns *amtlink.NetNS
+	if netns != "" {
+		var err error
+		ns, err = amtlink.OpenNetNS(netns)
+		if err != nil {
+			return nil, err
+		}
+	}
+	c, err := amtlink.Dial(ns)
+	if err != nil {
+		if ns != nil {
+			ns.Close()
+		}
+		return nil, fmt.Errorf("dial rtnetlink: %w", err)
+	}
+	return &amtlinkBackend{Client: c, ns: ns, netns: netns}, nil
+}
+
+// Close closes the client and the namespace reference.
+func (b *amtlinkBackend) Close() error {
+	err := b.Client.Close()
+	if b.ns != nil {
+		if nerr := b.ns.Close(); err == nil {
+			err = nerr
+		}
+	}
+	return err
+}
+
+// Interfaces implements Inspector for the current namespace only, with the
+// standard library; see the report: amtlink does not (yet) list devices and
+// addresses of another namespace.
+func (b *amtlinkBackend) Interfaces() ([]Interface, error) {
+	if b.netns != "" {
+		return nil, errNoInspect
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Interface, 0, len(ifs))
+	for _, ifi := range ifs {
+		it := Interface{Name: ifi.Name, Up: ifi.Flags&net.FlagUp != 0}
+		addrs, err := ifi.Addrs()
+		if err == nil {
+			for _, a := range addrs {
+				if p, err := netip.ParsePrefix(a.String()); err == nil {
+					it.Addrs = append(it.Addrs, p.Addr().Unmap())
+				}
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}

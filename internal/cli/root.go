@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// options are the global flags, shared by every subcommand.
+type options struct {
+	netns  string
+	json   bool
+	pretty bool
+	open   Opener
+}
+
+// backend opens the Backend for the namespace chosen with -n.
+func (o *options) backend() (Backend, error) {
+	b, err := o.open(o.netns)
+	if err != nil {
+		return nil, runErr(err)
+	}
+	return b, nil
+}
+
+const rootLong = `amtctl manages Linux AMT (RFC 7450 Automatic Multicast Tunneling) links.
+
+It speaks iproute2's words: "amtctl add NAME mode relay local 10.0.0.1 dev eth0"
+does what "ip link add NAME type amt mode relay local 10.0.0.1 dev eth0" does,
+but checks every value before anything reaches the kernel, explains each
+mistake on one line, and shows AMT links as a table or as the same JSON that
+"ip -d -s -j link show" prints.
+
+Exit status: 0 success; 1 the request failed (kernel refused it, link or
+namespace not found, permission denied, no AMT driver); 2 usage error (bad
+command, keyword or value; nothing was sent to the kernel).`
+
+const rootExample = `  # a relay and a gateway that discovers it
+  amtctl add amtr mode relay local 10.0.0.1 dev eth0 up
+  amtctl add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0 up
+
+  # in a named network namespace (ip netns add gw), as JSON
+  amtctl -n gw show -j -p
+
+  amtctl del amtg`
+
+// NewRootCommand builds the amtctl command tree. open is called at most once
+// per command, after the command line has been fully checked.
+func NewRootCommand(open Opener) *cobra.Command {
+	o := &options{open: open}
+	root := &cobra.Command{
+		Use:           "amtctl",
+		Short:         "Create, show and delete Linux AMT tunnel links",
+		Long:          rootLong,
+		Example:       rootExample,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Suggestions are multi-line; amtctl prints one line per error.
+		DisableSuggestions: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&o.netns, "netns", "n", "", "network namespace: a name in /run/netns (as ip netns add) or a path such as /proc/PID/ns/net")
+	pf.BoolVarP(&o.json, "json", "j", false, "print JSON shaped like \"ip -d -s -j link show\"")
+	pf.BoolVarP(&o.pretty, "pretty", "p", false, "indent JSON output (with -j)")
+	_ = root.RegisterFlagCompletionFunc("netns", completeNetNS)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%v; see \"%s --help\"", err, c.CommandPath())
+	})
+
+	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
+	return root
+}
+
+// Execute runs root with args, printing any error as one "amtctl: " line on
+// stderr, and returns the exit status.
+func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err != nil {
+		msg := oneLine(err)
+		if !isOurs(err) && !strings.Contains(msg, "--help") {
+			// cobra's own errors (unknown command, wrong argument
+			// count) name the problem but not the fix.
+			msg += "; see \"amtctl --help\""
+		}
+		fmt.Fprintln(stderr, "amtctl: "+msg)
+	}
+	return exitCode(err)
+}
+
+// Main is the whole of amtctl: it builds the command tree on the real
+// kernel backend and runs it.
+func Main(args []string, stdout, stderr io.Writer) int {
+	return Execute(NewRootCommand(OpenAMTLink), args, stdout, stderr)
+}

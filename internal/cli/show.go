@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+)
+
+func newShowCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show [NAME]",
+		Aliases: []string{"list", "ls"},
+		Short:   "Show AMT links as a table, or as JSON with -j",
+		Long: `Show every AMT link of the namespace, or the one called NAME.
+
+The table has one row per link: NAME, MODE, STATE (operstate), DEV (the lower
+device), LOCAL, DISCOVERY, REMOTE, PORTS (gateway_port/relay_port),
+MAX_TUNNELS and RX/TX packets. A gateway that has not found its relay yet
+reads "discovering" under REMOTE; a relay has no discovery address or remote
+and reads "-". With no AMT links the table is the header line alone.
+
+With -j the output is a JSON array shaped like "ip -d -s -j link show": the
+same keys and value types, so jq filters written for iproute2 keep working,
+e.g. jq -r '.[0].linkinfo.info_data.remote'. "remote" is absent until a
+gateway has discovered its relay, exactly as with iproute2.`,
+		Example: `  amtctl show
+  amtctl -n gw show amtg -j -p`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("show takes at most one link name, got %d (%s); usage: amtctl show [NAME]", len(args), quoteAll(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: o.completeLinkNames,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if err := checkDevName("name", args[0]); err != nil {
+					return err
+				}
+			}
+			b, err := o.backend()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			var links []amtlink.Link
+			if len(args) == 1 {
+				l, err := b.Get(args[0])
+				if err != nil {
+					return o.linkError(args[0], err)
+				}
+				links = []amtlink.Link{*l}
+			} else {
+				links, err = b.List()
+				if err != nil {
+					return runErr(fmt.Errorf("list amt links: %w", err))
+				}
+			}
+			if o.json {
+				return o.printJSON(c, links)
+			}
+			return printTable(c.OutOrStdout(), links)
+		},
+	}
+}
+
+// linkError words a Get or Delete failure about the link called name.
+func (o *options) linkError(name string, err error) error {
+	if errors.Is(err, amtlink.ErrNotAMT) {
+		return runErrf("%s is not an amt link; amtctl only touches amt links (see amtctl show)", name)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		if o.netns != "" {
+			return runErrf("amt link %q not found in network namespace %q", name, o.netns)
+		}
+		return runErrf("amt link %q not found", name)
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return runErrf("%s: permission denied; run as root or with CAP_NET_ADMIN", name)
+	}
+	return runErr(err)
+}
+
+func quoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return strings.Join(q, " ")
+}
+
+// Views converts links to their views, in order.
+func Views(links []amtlink.Link) []LinkView {
+	vs := make([]LinkView, 0, len(links))
+	for _, l := range links {
+		vs = append(vs, NewLinkView(l))
+	}
+	return vs
+}
+
+func (o *options) printJSON(c *cobra.Command, links []amtlink.Link) error {
+	return writeJSON(c.OutOrStdout(), Views(links), o.pretty)
+}
+
+// writeJSON prints views as one JSON array and a newline; compact like
+// "ip -j", indented like "ip -j -p" when pretty.
+func writeJSON(w io.Writer, views []LinkView, pretty bool) error {
+	var b []byte
+	var err error
+	if pretty {
+		b, err = json.MarshalIndent(views, "", "    ")
+	} else {
+		b, err = json.Marshal(views)
+	}
+	if err != nil {
+		return runErr(fmt.Errorf("encode JSON: %w", err))
+	}
+	_, err = w.Write(append(b, '\n'))
+	return runErr(err)
+}
+
+// printTable renders links as a borderless, left-aligned table with two
+// spaces between columns and no trailing blanks.
+func printTable(w io.Writer, links []amtlink.Link) error {
+	var buf bytes.Buffer
+	pad := tw.CellPadding{Global: tw.Padding{Left: "", Right: "  ", Overwrite: true}}
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off, ShowHeader: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    pad,
+			},
+			Row: tw.CellConfig{
+				Alignment: tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:   pad,
+			},
+		}),
+	)
+	t.Header(tableHeader)
+	for _, v := range Views(links) {
+		if err := t.Append(v.row()); err != nil {
+			return runErr(fmt.Errorf("render table: %w", err))
+		}
+	}
+	if err := t.Render(); err != nil {
+		return runErr(fmt.Errorf("render table: %w", err))
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		out.WriteString(strings.TrimRight(line, " "))
+		out.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, out.String())
+	return runErr(err)
+}
+
+func newDelCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "del NAME",
+		Aliases: []string{"delete"},
+		Short:   "Delete an AMT link",
+		Long:    "Delete the AMT link called NAME. A link of another kind is refused, never deleted.",
+		Example: "  amtctl del amtg\n  amtctl -n gw del amtg",
+		Args: func(c *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usagef("del needs a link name; usage: amtctl del NAME (see amtctl show)")
+			case len(args) > 1:
+				return usagef("del takes exactly one link name, got %d (%s); usage: amtctl del NAME", len(args), quoteAll(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: o.completeLinkNames,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkDevName("name", args[0]); err != nil {
+				return err
+			}
+			b, err := o.backend()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if err := b.Delete(args[0]); err != nil {
+				return o.linkError(args[0], err)
+			}
+			return nil
+		},
+	}
+}

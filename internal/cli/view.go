@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/ifla"
+	"golang.org/x/sys/unix"
+)
+
+// LinkView is one AMT link as amtctl shows it. Its JSON encoding is the
+// object "ip -d -s -j link show" prints for the link, restricted to the keys
+// amtctl knows: same names, same value types, and the same rule that an
+// attribute the kernel did not report is left out. The table of "amtctl
+// show" is rendered from the same value.
+type LinkView struct {
+	IfIndex   uint32   `json:"ifindex"`
+	IfName    string   `json:"ifname"`
+	Flags     []string `json:"flags"`
+	MTU       uint32   `json:"mtu"`
+	Master    string   `json:"master,omitempty"`
+	OperState string   `json:"operstate,omitempty"`
+	// OperStateIndex replaces OperState for a state iproute2 has no name
+	// for, as iproute2 does.
+	OperStateIndex *uint8       `json:"operstate_index,omitempty"`
+	LinkInfo       LinkInfoView `json:"linkinfo"`
+	Stats64        *Stats64View `json:"stats64,omitempty"`
+}
+
+// LinkInfoView is "linkinfo": the kind and its data.
+type LinkInfoView struct {
+	InfoKind string       `json:"info_kind"`
+	InfoData InfoDataView `json:"info_data"`
+}
+
+// InfoDataView is "linkinfo.info_data" of an amt link, with the keys, order
+// and value types of iproute2's amt_print_opt (ip/iplink_amt.c): mode,
+// addresses and the lower device are strings, ports and max_tunnels are
+// numbers, and each key is present only when the kernel reported the
+// attribute. The kernel (amt_fill_info) reports "remote" only once it is
+// non-zero, i.e. once a gateway has discovered its relay.
+type InfoDataView struct {
+	Mode        string  `json:"mode,omitempty"`
+	GatewayPort *uint16 `json:"gateway_port,omitempty"`
+	RelayPort   *uint16 `json:"relay_port,omitempty"`
+	Local       string  `json:"local,omitempty"`
+	Remote      string  `json:"remote,omitempty"`
+	Discovery   string  `json:"discovery,omitempty"`
+	Link        string  `json:"link,omitempty"`
+	MaxTunnels  *uint32 `json:"max_tunnels,omitempty"`
+}
+
+// Stats64View is "stats64" as "ip -s -j" prints it (one -s).
+type Stats64View struct {
+	RX RXStatsView `json:"rx"`
+	TX TXStatsView `json:"tx"`
+}
+
+// RXStatsView is "stats64.rx".
+type RXStatsView struct {
+	Bytes      uint64 `json:"bytes"`
+	Packets    uint64 `json:"packets"`
+	Errors     uint64 `json:"errors"`
+	Dropped    uint64 `json:"dropped"`
+	OverErrors uint64 `json:"over_errors"`
+	Multicast  uint64 `json:"multicast"`
+	Compressed uint64 `json:"compressed,omitempty"`
+}
+
+// TXStatsView is "stats64.tx".
+type TXStatsView struct {
+	Bytes         uint64 `json:"bytes"`
+	Packets       uint64 `json:"packets"`
+	Errors        uint64 `json:"errors"`
+	Dropped       uint64 `json:"dropped"`
+	CarrierErrors uint64 `json:"carrier_errors"`
+	Collisions    uint64 `json:"collisions"`
+	Compressed    uint64 `json:"compressed,omitempty"`
+}
+
+// operStates are iproute2's names (ip/ipaddress.c oper_states), indexed by
+// IF_OPER_*.
+var operStates = []string{"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"}
+
+// linkFlags are the IFF_* names in the order iproute2's print_link_flags
+// prints them.
+var linkFlags = []struct {
+	bit  uint32
+	name string
+}{
+	{unix.IFF_LOOPBACK, "LOOPBACK"},
+	{unix.IFF_BROADCAST, "BROADCAST"},
+	{unix.IFF_POINTOPOINT, "POINTOPOINT"},
+	{unix.IFF_MULTICAST, "MULTICAST"},
+	{unix.IFF_NOARP, "NOARP"},
+	{unix.IFF_ALLMULTI, "ALLMULTI"},
+	{unix.IFF_PROMISC, "PROMISC"},
+	{unix.IFF_MASTER, "MASTER"},
+	{unix.IFF_SLAVE, "SLAVE"},
+	{unix.IFF_DEBUG, "DEBUG"},
+	{unix.IFF_DYNAMIC, "DYNAMIC"},
+	{unix.IFF_AUTOMEDIA, "AUTOMEDIA"},
+	{unix.IFF_PORTSEL, "PORTSEL"},
+	{unix.IFF_NOTRAILERS, "NOTRAILERS"},
+	{unix.IFF_UP, "UP"},
+	{unix.IFF_LOWER_UP, "LOWER_UP"},
+	{unix.IFF_DORMANT, "DORMANT"},
+	{unix.IFF_ECHO, "ECHO"},
+}
+
+// flagNames renders IFF_* flags as iproute2 does: NO-CARRIER first when the
+// link is up without IFF_RUNNING, RUNNING itself never, and any bits left
+// over as one lower-case hex string.
+func flagNames(flags uint32) []string {
+	out := []string{}
+	if flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING == 0 {
+		out = append(out, "NO-CARRIER")
+	}
+	flags &^= unix.IFF_RUNNING
+	for _, f := range linkFlags {
+		if flags&f.bit != 0 {
+			flags &^= f.bit
+			out = append(out, f.name)
+		}
+	}
+	if flags != 0 {
+		out = append(out, fmt.Sprintf("%x", flags))
+	}
+	return out
+}
+
+// addrString prints a reported address; unreported stays "".
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// NewLinkView builds the view of l.
+func NewLinkView(l amtlink.Link) LinkView {
+	v := LinkView{
+		IfIndex: l.Index,
+		IfName:  l.Name,
+		Flags:   flagNames(l.Flags),
+		MTU:     l.MTU,
+		Master:  l.Master,
+	}
+	if int(l.OperState) < len(operStates) {
+		v.OperState = operStates[l.OperState]
+	} else {
+		s := uint8(l.OperState)
+		v.OperStateIndex = &s
+	}
+	a := l.AMT
+	d := InfoDataView{
+		GatewayPort: a.GatewayPort,
+		RelayPort:   a.RelayPort,
+		Local:       addrString(a.Local),
+		Remote:      addrString(a.Remote),
+		Discovery:   addrString(a.Discovery),
+		MaxTunnels:  a.MaxTunnels,
+	}
+	if a.Mode != nil {
+		d.Mode = a.Mode.String()
+	}
+	if a.Link != nil {
+		// iproute2 prints ll_index_to_name(link), which falls back to
+		// "if%u" when the index has no name here.
+		d.Link = l.LowerName
+		if d.Link == "" {
+			d.Link = fmt.Sprintf("if%d", *a.Link)
+		}
+	}
+	v.LinkInfo = LinkInfoView{InfoKind: "amt", InfoData: d}
+	if s := l.Stats; s != nil {
+		v.Stats64 = &Stats64View{
+			RX: RXStatsView{
+				Bytes: s.RXBytes, Packets: s.RXPackets, Errors: s.RXErrors, Dropped: s.RXDropped,
+				OverErrors: s.RXOverErrors, Multicast: s.Multicast, Compressed: s.RXCompressed,
+			},
+			TX: TXStatsView{
+				Bytes: s.TXBytes, Packets: s.TXPackets, Errors: s.TXErrors, Dropped: s.TXDropped,
+				CarrierErrors: s.TXCarrierErrors, Collisions: s.Collisions, Compressed: s.TXCompressed,
+			},
+		}
+	}
+	return v
+}
+
+// row is the table row of v: NAME, MODE, STATE, DEV, LOCAL, DISCOVERY,
+// REMOTE, PORTS (gateway/relay), MAX_TUNNELS, RX/TX (packets).
+func (v LinkView) row() []string {
+	d := v.LinkInfo.InfoData
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	state := v.OperState
+	if state == "" && v.OperStateIndex != nil {
+		state = fmt.Sprintf("state %#x", *v.OperStateIndex)
+	}
+	discovery, remote := dash(d.Discovery), dash(d.Remote)
+	switch d.Mode {
+	case ifla.ModeGateway.String():
+		if d.Remote == "" || d.Remote == "0.0.0.0" {
+			remote = "discovering"
+		}
+	case ifla.ModeRelay.String():
+		// A relay has no discovery address or remote; the kernel reports
+		// discovery as 0.0.0.0.
+		discovery, remote = "-", "-"
+	}
+	port := func(p *uint16) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprint(*p)
+	}
+	maxTunnels := "-"
+	if d.MaxTunnels != nil {
+		maxTunnels = fmt.Sprint(*d.MaxTunnels)
+	}
+	rxtx := "-"
+	if v.Stats64 != nil {
+		rxtx = fmt.Sprintf("%d/%d", v.Stats64.RX.Packets, v.Stats64.TX.Packets)
+	}
+	return []string{
+		v.IfName, dash(d.Mode), dash(state), dash(d.Link), dash(d.Local), discovery, remote,
+		port(d.GatewayPort) + "/" + port(d.RelayPort), maxTunnels, rxtx,
+	}
+}
+
+// tableHeader names the columns of row.
+var tableHeader = []string{"NAME", "MODE", "STATE", "DEV", "LOCAL", "DISCOVERY", "REMOTE", "PORTS", "MAX_TUNNELS", "RX/TX"}

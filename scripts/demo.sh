@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# scripts/demo.sh — a relay and a gateway in two network namespaces, joined by a veth pair,
+# set up and inspected with amtctl. Run as root where the kernel has the AMT driver:
+#
+#   go build -o .build/amtctl ./cmd/amtctl && scripts/vm -k 6.12 -- scripts/demo.sh
+#
+# It builds nothing: the binary is $AMTCTL, or ./.build/amtctl. It leaves nothing behind
+# (a trap deletes the links and namespaces), and exits non-zero on the first failure.
+set -euo pipefail
+
+AMTCTL=${AMTCTL:-./.build/amtctl}
+RELAY_NS=relay GW_NS=gw
+RELAY_IP=10.0.0.1 GW_IP=10.0.0.2
+
+say() { printf '\n==> %s\n' "$*"; }
+fail() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+[[ -x $AMTCTL ]] || fail "no amtctl binary at $AMTCTL (go build -o .build/amtctl ./cmd/amtctl, or set AMTCTL)"
+((EUID == 0)) || fail "run as root (inside the VM: scripts/vm -k 6.12 -- scripts/demo.sh)"
+
+cleanup() {
+	local rc=$?
+	say "Cleaning up: deleting the AMT links and both namespaces"
+	"$AMTCTL" -n "$GW_NS" del amtg 2>/dev/null || true
+	"$AMTCTL" -n "$RELAY_NS" del amtr 2>/dev/null || true
+	ip netns del "$GW_NS" 2>/dev/null || true
+	ip netns del "$RELAY_NS" 2>/dev/null || true
+	exit "$rc"
+}
+trap cleanup EXIT
+
+say "amtctl under test: $("$AMTCTL" version); kernel $(uname -r)"
+
+say "Making two network namespaces, '$RELAY_NS' and '$GW_NS', joined by a veth pair (veth-r <-> veth-g)"
+run ip netns add "$RELAY_NS"
+run ip netns add "$GW_NS"
+run ip link add veth-r netns "$RELAY_NS" type veth peer name veth-g netns "$GW_NS"
+run ip -n "$RELAY_NS" addr add "$RELAY_IP/24" dev veth-r
+run ip -n "$GW_NS" addr add "$GW_IP/24" dev veth-g
+for ns in "$RELAY_NS" "$GW_NS"; do run ip -n "$ns" link set lo up; done
+run ip -n "$RELAY_NS" link set veth-r up
+run ip -n "$GW_NS" link set veth-g up
+
+say "Creating the relay: it listens on UDP 2268 at $RELAY_IP for gateways"
+run "$AMTCTL" -n "$RELAY_NS" add amtr mode relay local "$RELAY_IP" dev veth-r up
+
+say "Creating the gateway: it discovers the relay by sending Relay Discovery to $RELAY_IP"
+run "$AMTCTL" -n "$GW_NS" add amtg mode gateway local "$GW_IP" discovery "$RELAY_IP" dev veth-g up
+
+say "Waiting (at most 20s) until the gateway reports the relay it found as its remote"
+remote_found=0
+for ((i = 0; i < 100; i++)); do
+	if "$AMTCTL" -n "$GW_NS" show -j amtg | grep -q "\"remote\":\"$RELAY_IP\""; then
+		remote_found=1
+		break
+	fi
+	sleep 0.2
+done
+((remote_found)) || fail "gateway amtg did not discover relay $RELAY_IP within 20s; it reports: $("$AMTCTL" -n "$GW_NS" show -j amtg)"
+printf 'gateway found relay %s after about %d.%ds\n' "$RELAY_IP" $((i / 5)) $((i % 5 * 2))
+
+say "The gateway side, as a table"
+run "$AMTCTL" -n "$GW_NS" show
+
+say "The relay side, as a table"
+run "$AMTCTL" -n "$RELAY_NS" show
+
+say "The gateway side as JSON, shaped like 'ip -d -s -j link show'"
+run "$AMTCTL" -n "$GW_NS" show -j -p
+
+if command -v jq >/dev/null; then
+	say "Checking that amtctl's linkinfo.info_data is what iproute2 itself prints"
+	for pair in "$GW_NS:amtg" "$RELAY_NS:amtr"; do
+		ns=${pair%%:*} name=${pair#*:}
+		ours=$("$AMTCTL" -n "$ns" show -j "$name" | jq -S '.[0].linkinfo.info_data')
+		theirs=$(ip -n "$ns" -d -j link show dev "$name" | jq -S '.[0].linkinfo.info_data')
+		[[ $ours == "$theirs" ]] || fail "$name: amtctl info_data $ours differs from iproute2's $theirs"
+		printf '%s: identical to ip -d -j link show: %s\n' "$name" "$(jq -c . <<<"$ours")"
+	done
+else
+	say "jq not installed: skipping the comparison with iproute2's JSON"
+fi
+
+say "Deleting both links"
+run "$AMTCTL" -n "$GW_NS" del amtg
+run "$AMTCTL" -n "$RELAY_NS" del amtr
+[[ $("$AMTCTL" -n "$GW_NS" show -j) == "[]" ]] || fail "amtg still listed after del"
+[[ $("$AMTCTL" -n "$RELAY_NS" show -j) == "[]" ]] || fail "amtr still listed after del"
+
+say "Demo complete"
