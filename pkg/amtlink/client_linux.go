@@ -398,7 +398,7 @@ func (c *client) Create(s Spec) (*Link, error) {
 	// and brings it up, or undoes all of it and reports why.
 	if _, err := c.execute(op, s.Name, unix.RTM_NEWLINK,
 		netlink.Request|netlink.Create|netlink.Excl|netlink.Acknowledge, req); err != nil {
-		return nil, err
+		return nil, masterNotSupported(err, s.Master)
 	}
 
 	// From here on the link exists: any failure deletes it again.
@@ -414,6 +414,27 @@ func (c *client) Create(s Spec) (*Link, error) {
 	}
 	return l, nil
 }
+
+// masterNotSupported tells a master that cannot take ports apart from a
+// missing AMT driver: both answer EOPNOTSUPP to the create request, but only
+// the missing driver comes with the extack "Unknown device type". (A kernel
+// too old to send that message is taken to lack the driver when no master
+// was asked for.)
+func masterNotSupported(err error, master string) error {
+	var e *Error
+	if master == "" || !errors.As(err, &e) || !errors.Is(e.Err, ErrNoDriver) || e.Message == unknownKindMsg {
+		return err
+	}
+	e.Err = &kernelErr{
+		sentinel: fmt.Errorf("%w: master %q cannot take ports (use a bridge, bond or VRF)", ErrNotSupported, master),
+		errno:    unix.EOPNOTSUPP,
+	}
+	return err
+}
+
+// unknownKindMsg is the kernel's extack for a link kind it does not know
+// (net/core/rtnetlink.c, rtnl_newlink).
+const unknownKindMsg = "Unknown device type"
 
 // readBack reads the link Create just made, fixing up its MTU if needed.
 func (c *client) readBack(op string, s Spec, n *names) (*Link, error) {

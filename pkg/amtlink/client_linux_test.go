@@ -488,6 +488,18 @@ func TestCreateErrorText(t *testing.T) {
 		t.Errorf("%v is not ErrNoDriver", err)
 	}
 
+	k = newFakeKernel(t, baseLinks()...)
+	s := gatewaySpec()
+	s.Master = "eth0"
+	s.Dev = "br0"
+	_, err = k.client().Create(s)
+	if want := `create amtg: operation not supported by the kernel: master "eth0" cannot take ports (use a bridge, bond or VRF)`; err == nil || err.Error() != want {
+		t.Errorf("Create with a veth master = %v, want %q", err, want)
+	}
+	if !errors.Is(err, ErrNotSupported) || errors.Is(err, ErrNoDriver) || !errors.Is(err, unix.EOPNOTSUPP) {
+		t.Errorf("%v: want ErrNotSupported and EOPNOTSUPP, not ErrNoDriver", err)
+	}
+
 	for _, tt := range []struct {
 		field string
 		spec  func(*Spec)

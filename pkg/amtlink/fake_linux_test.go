@@ -186,8 +186,13 @@ func (k *fakeKernel) create(req netlink.Message, lm *rtnetlink.LinkMessage) ([]n
 		l.mtu = a.MTU
 	}
 	if a.Master != nil {
-		if k.byIndex(*a.Master) == nil {
+		m := k.byIndex(*a.Master)
+		if m == nil {
 			return k.errReply(req, unix.ENODEV, "")
+		}
+		if m.kind == "veth" {
+			// do_set_master: no ndo_add_slave, no extack message
+			return k.errReply(req, unix.EOPNOTSUPP, "")
 		}
 		l.master = *a.Master
 	}

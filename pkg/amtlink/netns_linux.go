@@ -65,7 +65,7 @@ func checkNetNS(f *os.File) error {
 	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 		return fmt.Errorf("fstatfs: %w", err)
 	}
-	if st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC {
+	if st.Type != unix.NSFS_MAGIC {
 		return fmt.Errorf("%w (the file is not a namespace; is the bind mount gone?)", errNotNetNS)
 	}
 	// NS_GET_NSTYPE (Linux 4.11+) tells which kind of namespace it is.
