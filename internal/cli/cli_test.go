@@ -251,6 +251,9 @@ func TestVersion(t *testing.T) {
 	if got, want := versionOf(bi), "amtctl v0.1.0 revision abc123-dirty 2026-11-25T04:00:00Z go1.26.8"; got != want {
 		t.Errorf("versionOf = %q, want %q", got, want)
 	}
+	if got := versionOf(&debug.BuildInfo{GoVersion: "go1.26.8"}); !strings.Contains(got, "(devel)") || !strings.Contains(got, "no VCS revision") {
+		t.Errorf("versionOf without VCS settings = %q", got)
+	}
 }
 
 func TestCompletion(t *testing.T) {

@@ -41,6 +41,8 @@ func versionOf(bi *debug.BuildInfo) string {
 		if when != "" {
 			out += " " + when
 		}
+	} else {
+		out += " (no VCS revision: built outside git or with -buildvcs=false)"
 	}
 	return out + " " + bi.GoVersion
 }
