@@ -2,6 +2,8 @@ package ifla
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,6 +70,44 @@ func FuzzDecode(f *testing.F) {
 		enc2, err := second.MarshalBinary()
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable:\n% x\n% x (%v)", enc, enc2, err)
+		}
+	})
+}
+
+// FuzzParse checks the command-line parsers: no panics, every error a
+// one-line *FieldError for the right field, and accepted values that print
+// back to what parses to the same value and pass the checks Validate makes.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "::ffff:10.0.0.1", "ff02::1", "0", "2268", "65536", "relay", "gateway", "", "a\nb", "4294967295"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		oneLine := func(err error, field string) {
+			t.Helper()
+			fe, ok := err.(*FieldError)
+			if !ok || fe.Field != field || strings.ContainsAny(err.Error(), "\n\r") || fe.Fix == "" {
+				t.Fatalf("%q: error %q (%T) is not a one-line %s *FieldError with a fix", s, err, err, field)
+			}
+		}
+		if ip, err := ParseAddr("local", s); err != nil {
+			oneLine(err, "local")
+		} else if checkAddr("local", ip) != nil || !ip.Is4() {
+			t.Fatalf("ParseAddr(%q) accepted %v", s, ip)
+		}
+		if p, err := ParsePort("gateway_port", s); err != nil {
+			oneLine(err, "gateway_port")
+		} else if p2, err := ParsePort("gateway_port", strconv.Itoa(int(p))); p == 0 || err != nil || p2 != p {
+			t.Fatalf("ParsePort(%q) = %d does not round-trip (%v)", s, p, err)
+		}
+		if n, err := ParseMaxTunnels(s); err != nil {
+			oneLine(err, "max_tunnels")
+		} else if n2, err := ParseMaxTunnels(strconv.FormatUint(uint64(n), 10)); n == 0 || err != nil || n2 != n {
+			t.Fatalf("ParseMaxTunnels(%q) = %d does not round-trip (%v)", s, n, err)
+		}
+		if m, err := ParseMode(s); err != nil {
+			oneLine(err, "mode")
+		} else if m.String() != s {
+			t.Fatalf("ParseMode(%q) = %v", s, m)
 		}
 	})
 }
