@@ -1,0 +1,162 @@
+package amtlink_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"syscall"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/ifla"
+	"github.com/jsimonetti/rtnetlink/v2"
+)
+
+// A gateway that discovers its relay at 192.0.2.1, over eth0, up at once.
+// Needs root (CAP_NET_ADMIN) and the AMT driver.
+func ExampleClient_Create() {
+	c, err := amtlink.Dial(nil) // the current network namespace
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	l, err := c.Create(amtlink.Spec{
+		Name: "amtg",
+		Dev:  "eth0",
+		Up:   true,
+		AMT: ifla.AMT{
+			Mode:      ifla.Ptr(ifla.ModeGateway),
+			Local:     netip.MustParseAddr("192.0.2.2"),
+			Discovery: netip.MustParseAddr("192.0.2.1"),
+		},
+	})
+	switch {
+	case errors.Is(err, amtlink.ErrNoDriver):
+		log.Fatal("load the driver first: modprobe amt")
+	case errors.Is(err, os.ErrExist):
+		log.Fatal("amtg exists already")
+	case err != nil:
+		log.Fatal(err) // e.g. create amtg: dev "eth0" not found in this namespace
+	}
+	fmt.Printf("%d: %s mtu %d %s\n", l.Index, l.Name, l.MTU, l.AMT)
+}
+
+// Has the gateway found its relay yet?
+func ExampleClient_Get() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	l, err := c.Get("amtg")
+	if errors.Is(err, os.ErrNotExist) {
+		log.Fatal("no amt link amtg") // also when amtg is of another kind
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	if l.AMT.Remote.IsValid() {
+		fmt.Println("relay:", l.AMT.Remote)
+	} else {
+		fmt.Println("still discovering via", l.AMT.Discovery)
+	}
+}
+
+// Every AMT link in the namespace "blue" (ip netns add blue).
+func ExampleClient_List() {
+	ns, err := amtlink.OpenNetNS("blue")
+	if err != nil {
+		log.Fatal(err) // network namespace "blue" not found (ip netns add blue?)
+	}
+	c, err := amtlink.Dial(ns)
+	ns.Close() // the socket keeps the namespace
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	links, err := c.List()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range links {
+		fmt.Printf("%s %s dev %s up=%v\n", l.Name, l.AMT.Mode, l.LowerName, l.Up())
+	}
+}
+
+func ExampleClient_Delete() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	err = c.Delete("amtg")
+	switch {
+	case errors.Is(err, amtlink.ErrNotAMT):
+		log.Fatal(err) // delete amtg: amtg is a veth link, not amt; refusing to delete it
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Println("already gone")
+	case errors.Is(err, os.ErrPermission):
+		log.Fatal(err) // delete amtg: permission denied: needs root or CAP_NET_ADMIN
+	case err != nil:
+		log.Fatal(err)
+	}
+}
+
+// The Driver makes rtnetlink itself understand amt links: a LinkMessage
+// with a *Driver encodes to the kernel's format, and decoding gives a
+// *Driver back.
+func ExampleDriver() {
+	msg := &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{
+		Name: "amtr",
+		Info: &rtnetlink.LinkInfo{Kind: "amt", Data: &amtlink.Driver{AMT: ifla.AMT{
+			Mode:       ifla.Ptr(ifla.ModeRelay),
+			Link:       ifla.Ptr[uint32](2), // IFLA_AMT_LINK, not LinkAttributes.Type
+			Local:      netip.MustParseAddr("192.0.2.1"),
+			MaxTunnels: ifla.Ptr[uint32](16),
+		}}},
+	}}
+	b, err := msg.MarshalBinary() // runs Driver.Verify first
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	var back rtnetlink.LinkMessage
+	if err := back.UnmarshalBinary(b); err != nil {
+		log.Fatal(err)
+	}
+	d := back.Attributes.Info.Data.(*amtlink.Driver)
+	fmt.Println(back.Attributes.Name, *d.Mode, d.Local, *d.Link, *d.MaxTunnels)
+
+	// An invalid AMT never reaches the kernel.
+	msg.Attributes.Info.Data = &amtlink.Driver{AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeGateway), Link: ifla.Ptr[uint32](2)}}
+	_, err = msg.MarshalBinary()
+	fmt.Println(err)
+	// Output:
+	// amtr relay 192.0.2.1 2 16
+	// local: missing; add "local ADDR" with this host's IPv4 address on dev, for example "local 192.0.2.1"
+}
+
+// Errors carry the kernel's errno and message; callers test them with
+// errors.Is and print them as they are.
+func ExampleError() {
+	err := error(&amtlink.Error{Op: "create", Name: "amtg", Err: syscall.EEXIST})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, os.ErrExist))
+
+	err = &amtlink.Error{Op: "create", Name: "amtg", Message: "Invalid stream device type", Err: syscall.EINVAL}
+	fmt.Println(err)
+
+	err = &amtlink.Error{Op: "delete", Name: "amtg", Err: syscall.EPERM}
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, os.ErrPermission))
+	// Output:
+	// create amtg: a link named "amtg" already exists
+	// true
+	// create amtg: kernel: Invalid stream device type (invalid argument)
+	// delete amtg: permission denied: needs root or CAP_NET_ADMIN
+	// true
+}
