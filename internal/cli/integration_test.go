@@ -36,6 +36,18 @@ func vethPair(t *testing.T, a *os.File, nameA, addrA string, b *os.File, nameB, 
 	upWithAddr(t, dialNS(t, b), nameB, addrB)
 }
 
+// addBridge creates an up bridge called name in ns.
+func addBridge(t *testing.T, ns *os.File, name string) {
+	t.Helper()
+	c := dialNS(t, ns)
+	if err := c.Link.New(&rtnetlink.LinkMessage{
+		Family: unix.AF_UNSPEC, Flags: unix.IFF_UP, Change: unix.IFF_UP,
+		Attributes: &rtnetlink.LinkAttributes{Name: name, Info: &rtnetlink.LinkInfo{Kind: "bridge"}},
+	}); err != nil {
+		t.Fatalf("create bridge %s: %v", name, err)
+	}
+}
+
 func dialNS(t *testing.T, ns *os.File) *rtnetlink.Conn {
 	t.Helper()
 	c, err := rtnetlink.Dial(&netlink.Config{NetNS: int(ns.Fd())})
@@ -218,6 +230,32 @@ func TestIntegrationCLI(t *testing.T) {
 		if names := amtLinks(t, nsR); strings.Join(names, " ") != strings.Join(want, " ") {
 			t.Fatalf("amtctl %q: links now %q, want %q", tc.args, names, want)
 		}
+	}
+
+	// mtu, and no "up": the kernel reports both back.
+	mustRun(pathR, "add", "amtm", "mode", "relay", "local", "10.0.0.1", "dev", "eth0", "mtu", "1400")
+	if out := mustRun(pathR, "show", "-j", "amtm"); !strings.Contains(out, `"mtu":1400,`) || !strings.Contains(out, `"operstate":"DOWN"`) || strings.Contains(out, `"UP"`) {
+		t.Errorf("amtm with mtu 1400, not up: %s", out)
+	}
+	mustRun(pathR, "del", "amtm")
+
+	// master: whether the kernel accepts an amt port in a bridge or not, the
+	// outcome must be whole: enslaved, or one line and nothing left.
+	addBridge(t, nsR, "br0")
+	code, out, errOut := amtctl(pathR, "add", "amtb", "mode", "relay", "local", "10.0.0.1", "dev", "eth0", "master", "br0")
+	switch {
+	case code == 0:
+		if out := mustRun(pathR, "show", "-j", "amtb"); !strings.Contains(out, `"master":"br0"`) {
+			t.Errorf("amtb created with master br0, but shows %s", out)
+		}
+		mustRun(pathR, "del", "amtb")
+	case code == ExitError && out == "" && strings.Count(errOut, "\n") == 1:
+		t.Logf("kernel refused an amt bridge port: %s", errOut)
+		if names := amtLinks(t, nsR); strings.Join(names, " ") != "amtr" {
+			t.Errorf("after the refused master, links are %q", names)
+		}
+	default:
+		t.Errorf("add with master br0: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
 	mustRun(pathG, "del", "amtg")
