@@ -1,5 +1,3 @@
-// Command amtctl creates, shows and deletes Linux AMT (RFC 7450) tunnel
-// links, with iproute2's grammar and JSON. Run "amtctl --help".
 package main
 
 import (

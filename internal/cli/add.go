@@ -115,6 +115,10 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 	if len(args) == 0 {
 		return s, usagef("add needs a link name; usage: %s", addUsage)
 	}
+	if args[0] == "name" && len(args) > 1 {
+		// "ip link add name NAME type amt ..." pasted as is.
+		args = args[1:]
+	}
 	s.Name = args[0]
 	if isHelp(s.Name) {
 		return s, errHelpKeyword
@@ -242,7 +246,8 @@ func newAddCommand(o *options) *cobra.Command {
   master BR            enslave the new link to bridge or VRF BR
   mtu N                MTU of the new link
   up                   bring the link up once created
-  type amt             accepted and ignored, so "ip link add" lines paste unchanged
+  type amt             accepted and ignored, as is "name" before NAME, so
+                       "ip link add name NAME type amt ..." lines paste unchanged
 
 Every value is checked before anything is sent; a mistake is reported on one
 line and nothing is created. "remote" is read-only (see "amtctl show").

@@ -54,7 +54,10 @@ func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
 	if len(f.creates) != 1 || f.creates[0].AMT.Discovery != netip.MustParseAddr("10.0.0.1") || *f.creates[0].AMT.Mode != ifla.ModeGateway {
 		t.Fatalf("Create calls %+v", f.creates)
 	}
-	if diff := cmp.Diff([]string{"gw"}, f.opened); diff != "" {
+	if code, _, errOut := run(t, f, "add", "name", "amtg2", "type", "amt", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"); code != 0 || errOut != "" || f.creates[1].Name != "amtg2" {
+		t.Errorf(`"add name NAME": code %d, stderr %q, creates %+v`, code, errOut, f.creates)
+	}
+	if diff := cmp.Diff([]string{"gw", ""}, f.opened); diff != "" {
 		t.Errorf("namespaces opened (-want +got):\n%s", diff)
 	}
 }

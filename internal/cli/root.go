@@ -44,7 +44,10 @@ const rootExample = `  # a relay and a gateway that discovers it
   # in a named network namespace (ip netns add gw), as JSON
   amtctl -n gw show -j -p
 
-  amtctl del amtg`
+  amtctl del amtg
+
+  # shell completion of keywords, modes, devices, links and namespaces
+  source <(amtctl completion bash)`
 
 // NewRootCommand builds the amtctl command tree. open is called at most once
 // per command, after the command line has been fully checked.

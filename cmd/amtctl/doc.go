@@ -1,0 +1,42 @@
+// Command amtctl creates, shows and deletes Linux AMT (RFC 7450 Automatic
+// Multicast Tunneling) links, with iproute2's words and JSON.
+//
+// Usage:
+//
+//	amtctl [-n NETNS] [-j [-p]] add NAME mode gateway|relay local ADDR dev IF
+//	        [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N]
+//	        [master BR] [mtu N] [up]
+//	amtctl [-n NETNS] [-j [-p]] show [NAME]     (aliases: list, ls)
+//	amtctl [-n NETNS] del NAME                  (alias: delete)
+//	amtctl version
+//	amtctl completion bash|zsh|fish|powershell
+//
+// "amtctl add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0"
+// does what "ip link add amtg type amt mode gateway local 10.0.0.2 discovery
+// 10.0.0.1 dev eth0" does; "type amt" and "name" are accepted, so iproute2
+// lines paste unchanged. Every value is checked before anything is sent to
+// the kernel, and a mistake is one line on stderr naming the field and the
+// fix:
+//
+//	$ amtctl add amtr mode relay local 10.0.0.1/24 dev eth0
+//	amtctl: local "10.0.0.1/24": not an IP address; use an IPv4 unicast address such as 192.0.2.1
+//
+// -n NETNS runs in a network namespace: a name made with "ip netns add"
+// (/run/netns/NAME) or a path such as /proc/PID/ns/net. Flags go before the
+// link name.
+//
+// "show" prints a table (NAME, MODE, STATE, DEV, LOCAL, DISCOVERY, REMOTE,
+// PORTS as gateway_port/relay_port, MAX_TUNNELS, RX/TX packets; a gateway
+// that has not yet found its relay reads "discovering"). With -j it prints
+// the JSON array "ip -d -s -j link show" prints for the same links, with the
+// same keys, value types and omissions (linkinfo.info_data.remote appears
+// once a gateway has discovered its relay), so jq filters carry over:
+//
+//	amtctl -n gw show -j | jq -r '.[0].linkinfo.info_data.remote'
+//
+// Exit status: 0 success; 1 the request was well formed but failed (the
+// kernel refused it, no such link, device or namespace, permission denied,
+// no AMT driver); 2 usage error (nothing was sent to the kernel). Warnings
+// ("amtctl: warning: dev eth0 is down") go to stderr and do not change the
+// status.
+package main
