@@ -136,7 +136,7 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 			return s, usagef(`"remote" is read-only: a gateway learns its relay through discovery; use "discovery ADDR" instead`)
 		}
 		if strings.HasPrefix(w, "-") && len(w) > 1 {
-			return s, usagef("flag %q must come before the link name, as in: amtctl %s add NAME ...", w, w)
+			return s, usagef("flag %q must come before the link name; write: amtctl %s ... add NAME ...", w, strings.SplitN(w, "=", 2)[0])
 		}
 		k := lookupKeyword(w)
 		if k == nil {
@@ -212,13 +212,27 @@ func checkDevName(field, name string) error {
 		return fe(fmt.Sprintf("%d bytes long, but Linux device names have at most 15", len(name)), "use a shorter name")
 	case name == "." || name == "..":
 		return fe("not a valid device name", "use a name such as amt0")
-	case strings.ContainsAny(name, "/:%") || strings.IndexFunc(name, isSpaceOrControl) >= 0:
-		return fe(`contains "/", ":", "%", white space or a control character, which Linux device names cannot`, "use letters, digits, '-', '_' or '.', such as amt0")
+	}
+	for _, r := range name {
+		var what string
+		switch {
+		case r == '/':
+			what = `"/"`
+		case r == ':':
+			what = `":" (reserved for address labels)`
+		case r == '%':
+			what = `"%" (a template: the kernel would pick the name)`
+		case unicode.IsSpace(r):
+			what = "white space"
+		case unicode.IsControl(r):
+			what = "a control character"
+		default:
+			continue
+		}
+		return fe("contains "+what, "use letters, digits, '-', '_' or '.', such as amt0")
 	}
 	return nil
 }
-
-func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // parseMTU parses the generic link word "mtu"; pkg/ifla owns only the AMT
 // attributes. The AMT device accepts 68 (ETH_MIN_MTU) to 65535.

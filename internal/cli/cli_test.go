@@ -336,7 +336,7 @@ var badInputs = []badInput{
 	{name: "repeated mode", args: words("add amtr mode relay mode gateway local 10.0.0.1 dev eth0"), code: 2, want: []string{`"mode" given twice`}},
 	{name: "repeated up", args: relay("up", "up"), code: 2, want: []string{`"up" given twice; give it once`}},
 	{name: "repeated dev", args: relay("dev", "eth1"), code: 2, want: []string{`"dev" given twice`}},
-	{name: "flag after name", args: relay("-n", "gw"), code: 2, want: []string{`flag "-n" must come before the link name`, "amtctl -n add NAME"}},
+	{name: "flag after name", args: relay("-n", "gw"), code: 2, want: []string{`flag "-n" must come before the link name`, "amtctl -n ... add NAME"}},
 	{name: "type not amt", args: words("add amtr type vxlan mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`type "vxlan"`, "type amt"}},
 	// Missing values.
 	{name: "local without value", args: words("add amtr mode relay dev eth0 local"), code: 2, want: []string{`"local" needs a value: an IPv4 address such as 192.0.2.1`}},
@@ -389,9 +389,10 @@ var badInputs = []badInput{
 	{name: "empty name", args: []string{"add", "", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"}, code: 2, want: []string{`name: empty`}},
 	{name: "name too long", args: words("add amt0123456789abc mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "amt0123456789abc": 16 bytes long`, "at most 15"}},
 	{name: "name with slash", args: words("add amt/0 mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "amt/0": contains "/"`}},
-	{name: "name with space", args: []string{"add", "amt 0", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"}, code: 2, want: []string{`name "amt 0"`}},
+	{name: "name with space", args: []string{"add", "amt 0", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"}, code: 2, want: []string{`name "amt 0": contains white space`}},
+	{name: "name with colon", args: words("add amt:0 mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "amt:0": contains ":"`}},
 	{name: "name is dot-dot", args: words("add .. mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "..": not a valid device name`}},
-	{name: "name template", args: words("add amt%d mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "amt%d"`}},
+	{name: "name template", args: words("add amt%d mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "amt%d": contains "%"`}},
 	{name: "name forgotten", args: words("add mode relay local 10.0.0.1 dev eth0"), code: 2, want: []string{`name "mode": is an add keyword`, "give the name first"}},
 	{name: "dev name too long", args: words("add amtr mode relay local 10.0.0.1 dev eth0123456789abcd"), code: 2, want: []string{`dev "eth0123456789abcd"`}},
 	{name: "master with slash", args: relay("master", "br/0"), code: 2, want: []string{`master "br/0"`}},
@@ -428,7 +429,7 @@ var badInputs = []badInput{
 	}, code: 1, want: []string{"eth0 is not an amt link"}},
 	{name: "list fails", args: words("show"), setup: func(f *fake) {
 		f.listErr = &amtlink.Error{Op: "list", Err: unix.EPERM}
-	}, code: 1, want: []string{"permission denied"}},
+	}, code: 1, want: []string{"list: permission denied", "CAP_NET_ADMIN"}},
 }
 
 func TestBadInput(t *testing.T) {

@@ -63,6 +63,10 @@ gateway has discovered its relay, exactly as with iproute2.`,
 			} else {
 				links, err = b.List()
 				if err != nil {
+					var ae *amtlink.Error
+					if errors.As(err, &ae) {
+						return runErr(err) // names the operation already
+					}
 					return runErr(fmt.Errorf("list amt links: %w", err))
 				}
 			}
