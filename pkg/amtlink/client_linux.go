@@ -4,6 +4,7 @@ package amtlink
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -173,14 +174,55 @@ func (c *client) getRaw(op, name string) (*rawLink, error) {
 	return oneLink(op, name, msgs)
 }
 
-// getRawByIndex is getRaw by ifindex.
-func (c *client) getRawByIndex(op string, index uint32) (*rawLink, error) {
+// Name and index lookups ask the kernel to leave out the statistics
+// (IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS, Linux 5.10+; older kernels ignore
+// the bit) and decode nothing but the index and IFLA_IFNAME.
+const (
+	iflaExtMask          = 0x1d   // IFLA_EXT_MASK
+	rtextFilterSkipStats = 1 << 3 // RTEXT_FILTER_SKIP_STATS
+)
+
+// lookup finds one link by index (when index is not 0) or by name and
+// returns its index and name. Errors are *Error for op.
+func (c *client) lookup(op, errName string, index uint32, name string) (uint32, string, error) {
 	req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index}
-	msgs, err := c.execute(op, "", unix.RTM_GETLINK, netlink.Request, req)
-	if err != nil {
-		return nil, err
+	if index == 0 {
+		req.Attributes = &rtnetlink.LinkAttributes{Name: name}
 	}
-	return oneLink(op, "", msgs)
+	b, err := req.MarshalBinary()
+	if err != nil {
+		return 0, "", &Error{Op: op, Name: errName, Err: err}
+	}
+	b = append(b, 8, 0, iflaExtMask, 0)
+	b = binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
+	msgs, err := c.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
+		Data:   b,
+	})
+	if err != nil {
+		return 0, "", kernelError(op, errName, err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg {
+			continue
+		}
+		idx := binary.NativeEndian.Uint32(m.Data[4:8])
+		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:])
+		if err != nil {
+			return 0, "", &Error{Op: op, Name: errName, Err: fmt.Errorf("amtlink: decoding link %d: %w", idx, err)}
+		}
+		var ifname string
+		for ad.Next() {
+			if ad.Type() == unix.IFLA_IFNAME {
+				ifname = ad.String()
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return 0, "", &Error{Op: op, Name: errName, Err: fmt.Errorf("amtlink: decoding link %d: %w", idx, err)}
+		}
+		return idx, ifname, nil
+	}
+	return 0, "", &Error{Op: op, Name: errName, Err: errors.New("amtlink: kernel answered a lookup without a link")}
 }
 
 func oneLink(op, name string, msgs []netlink.Message) (*rawLink, error) {
@@ -227,11 +269,9 @@ func (n *names) name(index uint32) (string, error) {
 	if s, ok := n.cache[index]; ok {
 		return s, nil
 	}
-	r, err := n.c.getRawByIndex(n.op, index)
-	var s string
+	_, s, err := n.c.lookup(n.op, "", index, "")
 	switch {
 	case err == nil:
-		s = r.msg.Attributes.Name
 	case errors.Is(err, unix.ENODEV):
 		// Gone, or the index is in another namespace: report "".
 	default:
@@ -346,19 +386,8 @@ func (c *client) Delete(name string) error {
 
 // lookupIndex resolves a device name for Create.
 func (c *client) lookupIndex(op, linkName, field, dev string) (uint32, error) {
-	r, err := c.getRaw(op, dev)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			var le *lookupError
-			if errors.As(e.Err, &le) {
-				le.field = field
-			}
-			e.Name = linkName
-		}
-		return 0, err
-	}
-	return r.msg.Index, nil
+	idx, _, err := c.lookup(op, linkName, 0, dev)
+	return idx, notFound(err, field, dev)
 }
 
 func (c *client) Create(s Spec) (*Link, error) {

@@ -101,6 +101,13 @@ func getByIndex(i uint32) []byte {
 	return b
 }
 
+// skipStats is IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS, sent with the name
+// and index lookups of other devices.
+var skipStats = []byte{8, 0, 0x1d, 0, 8, 0, 0, 0}
+
+func lookupByName(name string) []byte { return append(getByName(name), skipStats...) }
+func lookupByIndex(i uint32) []byte   { return append(getByIndex(i), skipStats...) }
+
 const (
 	reqFlags    = netlink.Request
 	createFlags = netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge
@@ -140,8 +147,8 @@ func TestCreateRequest(t *testing.T) {
 		8, 0, 10, 0, 3, 0, 0, 0,
 	}
 	checkReqs(t, k.reqs, []wantReq{
-		{unix.RTM_GETLINK, reqFlags, getByName("eth0")},
-		{unix.RTM_GETLINK, reqFlags, getByName("br0")},
+		{unix.RTM_GETLINK, reqFlags, lookupByName("eth0")},
+		{unix.RTM_GETLINK, reqFlags, lookupByName("br0")},
 		{unix.RTM_NEWLINK, createFlags, create},
 		{unix.RTM_GETLINK, reqFlags, getByName("amtg")},
 	})
@@ -186,8 +193,8 @@ func TestCreateMTUFixup(t *testing.T) {
 	setMTU = append(setMTU, 8, 0, unix.IFLA_MTU, 0)
 	setMTU = binary.NativeEndian.AppendUint32(setMTU, 1400)
 	checkReqs(t, k.reqs, []wantReq{
-		{unix.RTM_GETLINK, reqFlags, getByName("eth0")},
-		{unix.RTM_GETLINK, reqFlags, getByName("br0")},
+		{unix.RTM_GETLINK, reqFlags, lookupByName("eth0")},
+		{unix.RTM_GETLINK, reqFlags, lookupByName("br0")},
 		{unix.RTM_NEWLINK, createFlags, nil},
 		{unix.RTM_GETLINK, reqFlags, getByName("amtg")},
 		{unix.RTM_NEWLINK, ackFlags, setMTU},
@@ -263,8 +270,8 @@ func TestGetRequest(t *testing.T) {
 	}
 	checkReqs(t, k.reqs, []wantReq{
 		{unix.RTM_GETLINK, reqFlags, getByName("amtr")},
-		{unix.RTM_GETLINK, reqFlags, getByIndex(3)}, // master
-		{unix.RTM_GETLINK, reqFlags, getByIndex(2)}, // lower device
+		{unix.RTM_GETLINK, reqFlags, lookupByIndex(3)}, // master
+		{unix.RTM_GETLINK, reqFlags, lookupByIndex(2)}, // lower device
 	})
 	want := &Link{Index: 7, Name: "amtr", MTU: 1456, Master: "br0", LowerName: "eth0", AMT: relay,
 		Stats: &rtnetlink.LinkStats64{RXPackets: 42}}
@@ -338,8 +345,8 @@ func TestListRequest(t *testing.T) {
 		// One dump, then one lookup per distinct referenced index.
 		checkReqs(t, k.reqs, []wantReq{
 			{unix.RTM_GETLINK, dumpFlags, dump},
-			{unix.RTM_GETLINK, reqFlags, getByIndex(2)},
-			{unix.RTM_GETLINK, reqFlags, getByIndex(42)},
+			{unix.RTM_GETLINK, reqFlags, lookupByIndex(2)},
+			{unix.RTM_GETLINK, reqFlags, lookupByIndex(42)},
 		})
 	}
 

@@ -36,7 +36,7 @@ type testNS struct {
 	c  *Client
 }
 
-func newTestNS(t *testing.T) *testNS {
+func newTestNS(t testing.TB) *testNS {
 	t.Helper()
 	f := testenv.NewNetNS(t)
 	rt, err := rtnetlink.Dial(&netlink.Config{NetNS: int(f.Fd())})
@@ -52,7 +52,7 @@ func newTestNS(t *testing.T) *testNS {
 	return &testNS{f: f, rt: rt, c: c}
 }
 
-func (n *testNS) index(t *testing.T, name string) uint32 {
+func (n *testNS) index(t testing.TB, name string) uint32 {
 	t.Helper()
 	links, err := n.rt.Link.List()
 	if err != nil {
@@ -69,7 +69,7 @@ func (n *testNS) index(t *testing.T, name string) uint32 {
 
 // addVeth creates a veth pair: name here, peer in the namespace of other
 // (which may be n itself).
-func (n *testNS) addVeth(t *testing.T, name, peer string, other *testNS) {
+func (n *testNS) addVeth(t testing.TB, name, peer string, other *testNS) {
 	t.Helper()
 	peerAttrs := &rtnetlink.LinkAttributes{Name: peer}
 	if other != n {
@@ -89,7 +89,7 @@ func (n *testNS) addVeth(t *testing.T, name, peer string, other *testNS) {
 	}
 }
 
-func (n *testNS) up(t *testing.T, name string) {
+func (n *testNS) up(t testing.TB, name string) {
 	t.Helper()
 	err := n.rt.Link.Set(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: n.index(t, name), Flags: unix.IFF_UP, Change: unix.IFF_UP})
 	if err != nil {
@@ -114,7 +114,7 @@ func (n *testNS) addAddr(t *testing.T, name, cidr string) {
 
 // addLink creates a link of a kind that needs no info data, or with raw
 // info data.
-func (n *testNS) addLink(t *testing.T, name, kind string, data []netlink.Attribute) error {
+func (n *testNS) addLink(t testing.TB, name, kind string, data []netlink.Attribute) error {
 	t.Helper()
 	info := &rtnetlink.LinkInfo{Kind: kind}
 	if data != nil {
