@@ -2,6 +2,7 @@ package selftests
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -53,6 +54,17 @@ func token(tag string) []byte {
 // waits longer than needed and tells a slow path from a broken one.
 func expectDelivery(tb testing.TB, snd *sender, rcv *receiver, timeout time.Duration, diag func() string) time.Duration {
 	tb.Helper()
+	took, err := deliver(tb, snd, rcv, timeout, diag)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return took
+}
+
+// deliver is expectDelivery returning the verdict as an error instead of
+// failing tb; errors of the harness itself (a send failing) still fail tb.
+func deliver(tb testing.TB, snd *sender, rcv *receiver, timeout time.Duration, diag func() string) (time.Duration, error) {
+	tb.Helper()
 	tag := token(fmt.Sprintf("from=%s", snd.src))
 	start := time.Now()
 	deadline := start.Add(timeout)
@@ -76,7 +88,7 @@ func expectDelivery(tb testing.TB, snd *sender, rcv *receiver, timeout time.Dura
 			if bytes.HasPrefix(d.payload, tag) && d.from.Addr() == snd.src {
 				took := time.Since(start)
 				tb.Logf("%s -> %s: first datagram after %v (%d sent)", snd.src, snd.dst, took.Round(time.Millisecond), sent)
-				return took
+				return took, nil
 			}
 			if len(others) < 5 {
 				others = append(others, fmt.Sprintf("%d bytes from %s", len(d.payload), d.from))
@@ -91,8 +103,7 @@ func expectDelivery(tb testing.TB, snd *sender, rcv *receiver, timeout time.Dura
 	if diag != nil {
 		msg += "; " + diag()
 	}
-	tb.Fatal(msg)
-	return 0
+	return 0, errors.New(msg)
 }
 
 // expectSilence checks that rcv receives nothing sent from the sender bad,

@@ -1,0 +1,184 @@
+package selftests
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// amtPort is the IANA AMT port both ends use in these topologies.
+const amtPort = 2268
+
+// amtMsgMulticastData is AMT_MSG_MULTICAST_DATA (RFC 7450 §5.1.6).
+const amtMsgMulticastData = 6
+
+// tap sees every packet a device receives, below IP: multicast the host has
+// not joined, and AMT-encapsulated data on a tunnel's underlay. It is how a
+// case tells "the relay stopped sending" from "the listener's kernel
+// dropped it".
+type tap struct {
+	ns    *netns
+	dev   string
+	fd    int
+	buf   []byte
+	close sync.Once
+}
+
+// newTap opens an AF_PACKET socket in ns bound to dev, receiving every
+// protocol as L3 packets (SOCK_DGRAM: no link-layer header).
+func newTap(ns *netns, dev string) (*tap, error) {
+	idx, err := ns.index(dev)
+	if err != nil {
+		return nil, err
+	}
+	proto := int(htons(unix.ETH_P_ALL))
+	t := &tap{ns: ns, dev: dev, fd: -1, buf: make([]byte, 65536)}
+	err = ns.Do(func() error {
+		var err error
+		t.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: packet socket: %w", ns.name, err)
+	}
+	// A tap reads only while a case looks; a big buffer keeps what arrived
+	// meanwhile (SO_RCVBUFFORCE needs CAP_NET_ADMIN, which we have).
+	if err := unix.SetsockoptInt(t.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); err != nil {
+		unix.Close(t.fd)
+		return nil, fmt.Errorf("%s: packet socket buffer: %w", ns.name, err)
+	}
+	if err := unix.Bind(t.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: int(idx)}); err != nil {
+		unix.Close(t.fd)
+		return nil, fmt.Errorf("%s: bind packet socket to %s: %w", ns.name, dev, err)
+	}
+	onSignal(t)
+	return t, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// Close closes the socket.
+func (t *tap) Close() error {
+	var err error
+	t.close.Do(func() { err = unix.Close(t.fd) })
+	return err
+}
+
+// udpPacket is what the tap decoded from one received packet: a UDP
+// datagram, and when it arrived inside an AMT Multicast Data message, the
+// datagram carried inside it.
+type udpPacket struct {
+	src, dst      netip.Addr
+	sport, dport  uint16
+	payload       []byte
+	inner         *udpPacket // the tunnelled datagram of an AMT data message
+	firstFragment bool       // a fragment with offset 0 (payload is partial)
+	laterFragment bool       // a fragment with offset > 0 (no UDP header)
+}
+
+// next returns the next UDP packet the device received, skipping outgoing
+// packets and everything that is not UDP, until deadline.
+func (t *tap) next(deadline time.Time) (*udpPacket, error) {
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil, os.ErrDeadlineExceeded
+		}
+		fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(wait.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: poll tap on %s: %w", t.ns.name, t.dev, err)
+		}
+		if n == 0 {
+			continue // the loop re-checks the deadline
+		}
+		m, from, err := unix.Recvfrom(t.fd, t.buf, unix.MSG_DONTWAIT)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: read tap on %s: %w", t.ns.name, t.dev, err)
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		if p := parseUDP(t.buf[:m]); p != nil {
+			return p, nil
+		}
+	}
+}
+
+// parseUDP decodes an IPv4 or IPv6 packet carrying UDP, and the datagram
+// inside an AMT Multicast Data message. It returns nil for anything else.
+func parseUDP(b []byte) *udpPacket {
+	if len(b) < 1 {
+		return nil
+	}
+	p := &udpPacket{}
+	var l4 []byte
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < 20 {
+			return nil
+		}
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || len(b) < ihl || b[9] != unix.IPPROTO_UDP {
+			return nil
+		}
+		p.src = netip.AddrFrom4([4]byte(b[12:16]))
+		p.dst = netip.AddrFrom4([4]byte(b[16:20]))
+		frag := binary.BigEndian.Uint16(b[6:8])
+		if frag&0x1fff != 0 {
+			p.laterFragment = true
+			return p
+		}
+		p.firstFragment = frag&0x2000 != 0 // more fragments
+		l4 = b[ihl:]
+	case 6:
+		if len(b) < 40 {
+			return nil
+		}
+		p.src = netip.AddrFrom16([16]byte(b[8:24]))
+		p.dst = netip.AddrFrom16([16]byte(b[24:40]))
+		next, rest := b[6], b[40:]
+		if next == unix.IPPROTO_FRAGMENT {
+			if len(rest) < 8 {
+				return nil
+			}
+			off := binary.BigEndian.Uint16(rest[2:4]) &^ 7
+			if off != 0 {
+				p.laterFragment = true
+				return p
+			}
+			p.firstFragment = true
+			next, rest = rest[0], rest[8:]
+		}
+		if next != unix.IPPROTO_UDP {
+			return nil
+		}
+		l4 = rest
+	default:
+		return nil
+	}
+	if len(l4) < 8 {
+		return nil
+	}
+	p.sport = binary.BigEndian.Uint16(l4[0:2])
+	p.dport = binary.BigEndian.Uint16(l4[2:4])
+	p.payload = l4[8:]
+	// RFC 7450 §5.1.6: Multicast Data starts with Version (high nibble, 0)
+	// and Type (low nibble, 6), one reserved byte, then the IP packet.
+	if p.sport == amtPort && len(p.payload) > 2 && p.payload[0]&0x0f == amtMsgMulticastData && p.payload[0]>>4 == 0 {
+		p.inner = parseUDP(p.payload[2:])
+	}
+	return p
+}
