@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
@@ -358,6 +359,14 @@ func createError(s amtlink.Spec, netns string, err error) error {
 		return runErrf("add %s: kernel has no AMT driver; load it with \"modprobe amt\" (or build with CONFIG_AMT)", s.Name)
 	case errors.Is(err, os.ErrPermission):
 		return runErrf("add %s: permission denied; run as root or with CAP_NET_ADMIN", s.Name)
+	case errors.Is(err, syscall.EADDRINUSE):
+		// The kernel binds the link's UDP socket when it goes up; another
+		// amt link (or anything else) in the namespace holds the port.
+		port := ifla.DefaultPort
+		if s.AMT.RelayPort != nil {
+			port = *s.AMT.RelayPort
+		}
+		return runErrf("add %s: UDP port %d is already in use in %s (another amt link?); give this link other ports (relay_port N, and gateway_port N for a gateway) or its own namespace, or leave out \"up\"", s.Name, port, where)
 	case errors.Is(err, os.ErrExist):
 		return runErrf("add %s: a link named %q already exists in %s; pick another name or remove it: amtctl del %s", s.Name, s.Name, where, s.Name)
 	case errors.Is(err, os.ErrNotExist):

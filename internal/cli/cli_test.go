@@ -416,6 +416,9 @@ var badInputs = []badInput{
 	{name: "permission denied", args: relay(), setup: func(f *fake) {
 		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EPERM}
 	}, code: 1, want: []string{"permission denied", "CAP_NET_ADMIN"}},
+	{name: "port in use", args: relay("up"), setup: func(f *fake) {
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EADDRINUSE}
+	}, code: 1, want: []string{"UDP port 2268 is already in use", "relay_port N"}},
 	{name: "kernel extack", args: relay(), setup: func(f *fake) {
 		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Message: "Invalid stream device type", Err: unix.EINVAL}
 	}, code: 1, want: []string{"create amtr: kernel: Invalid stream device type"}},

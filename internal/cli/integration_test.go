@@ -219,6 +219,7 @@ func TestIntegrationCLI(t *testing.T) {
 		{[]string{"add", "amtx", "mode", "relay", "local", "10.0.0.1", "dev", "eth9"}, `dev "eth9" not found`},
 		{[]string{"add", "amtx", "mode", "relay", "local", "10.0.0.1", "dev", "lo"}, "amtx"},
 		{[]string{"add", "amtx", "mode", "relay", "local", "10.0.0.1", "dev", "eth0", "master", "br9"}, `master "br9"`},
+		{[]string{"add", "amtx", "mode", "relay", "local", "10.0.0.1", "dev", "eth0", "up"}, "UDP port 2268 is already in use"},
 		{[]string{"show", "nope"}, `amt link "nope" not found`},
 		{[]string{"del", "nope"}, `amt link "nope" not found`},
 		{[]string{"del", "eth0"}, "eth0 is not an amt link"},
