@@ -3,6 +3,7 @@
 package amtlink
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -156,6 +157,39 @@ func decodeLink(b []byte) (*rawLink, error) {
 		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
 	}
 	return r, nil
+}
+
+// isAMTMessage reports whether the RTM_NEWLINK payload b is of kind "amt",
+// looking only at IFLA_LINKINFO/IFLA_INFO_KIND. It allocates nothing, so
+// skipping the other links of an unfiltered dump is cheap.
+func isAMTMessage(b []byte) bool {
+	if len(b) < unix.SizeofIfInfomsg {
+		return false
+	}
+	info := findAttr(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
+	kind := findAttr(info, unix.IFLA_INFO_KIND)
+	return string(bytes.TrimRight(kind, "\x00")) == Kind
+}
+
+// findAttr returns the payload of the first attribute of type typ (flag
+// bits ignored) in the attribute stream b, or nil.
+func findAttr(b []byte, typ uint16) []byte {
+	for len(b) >= 4 {
+		l := int(binary.NativeEndian.Uint16(b))
+		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // NLA_TYPE_MASK
+		if l < 4 || l > len(b) {
+			return nil
+		}
+		if t == typ {
+			return b[4:l]
+		}
+		l = (l + 3) &^ 3
+		if l > len(b) {
+			return nil
+		}
+		b = b[l:]
+	}
+	return nil
 }
 
 // getRaw looks a link up by name with one RTM_GETLINK request (ifindex 0,
@@ -351,12 +385,14 @@ func (c *client) List() ([]Link, error) {
 		if m.Header.Type != unix.RTM_NEWLINK {
 			continue
 		}
+		if !isAMTMessage(m.Data) {
+			// Not ours (an unfiltered dump): don't pay for decoding it,
+			// nor fail on it.
+			continue
+		}
 		r, err := decodeLink(m.Data)
 		if err != nil {
 			return nil, &Error{Op: "list", Err: err}
-		}
-		if !r.isAMT {
-			continue
 		}
 		l, err := r.link(n)
 		if err != nil {

@@ -623,3 +623,23 @@ func TestDecodeStrict(t *testing.T) {
 		t.Errorf("decodeLink(corrupt) = %v, want an error naming IFLA_AMT_RELAY_PORT", err)
 	}
 }
+
+func TestIsAMTMessage(t *testing.T) {
+	for _, tt := range []struct {
+		l    fakeLink
+		want bool
+	}{
+		{amtLink(7, "amtr", 2), true},
+		{fakeLink{index: 2, name: "eth0", kind: "veth"}, false},
+		{fakeLink{index: 1, name: "lo"}, false},
+		{fakeLink{index: 3, name: "amtx", kind: "amtx"}, false},
+	} {
+		b := encodeKernelLink(t, &tt.l)
+		if got := isAMTMessage(b); got != tt.want {
+			t.Errorf("isAMTMessage(%s kind %q) = %v, want %v", tt.l.name, tt.l.kind, got, tt.want)
+		}
+		for i := range b { // truncated input never panics
+			isAMTMessage(b[:i])
+		}
+	}
+}

@@ -500,8 +500,11 @@ func TestIntegrationNetNS(t *testing.T) {
 	t.Run("name", func(t *testing.T) {
 		name := fmt.Sprintf("amtctl-test-%d", os.Getpid())
 		target := filepath.Join(netnsRunDir, name)
-		if err := os.MkdirAll(netnsRunDir, 0o755); err != nil {
-			t.Fatal(err)
+		if _, err := os.Stat(netnsRunDir); errors.Is(err, os.ErrNotExist) {
+			if err := os.Mkdir(netnsRunDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(netnsRunDir) })
 		}
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 		if err != nil {
