@@ -61,6 +61,8 @@ func (e *Error) Error() string {
 		sb.WriteString("unknown error")
 	case errors.Is(e.Err, ErrNoDriver):
 		sb.WriteString(strings.TrimPrefix(ErrNoDriver.Error(), "amtlink: "))
+	case (errors.Is(e.Err, syscall.EPERM) || errors.Is(e.Err, syscall.EACCES)) && strings.HasPrefix(e.Op, "dial netns"):
+		sb.WriteString("permission denied: entering another network namespace needs root or CAP_SYS_ADMIN")
 	case errors.Is(e.Err, syscall.EPERM) || errors.Is(e.Err, syscall.EACCES):
 		sb.WriteString("permission denied: needs root or CAP_NET_ADMIN")
 	case errors.Is(e.Err, syscall.EEXIST) && e.Name != "":

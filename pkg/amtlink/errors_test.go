@@ -23,6 +23,7 @@ func TestErrorString(t *testing.T) {
 		{&Error{Op: "get", Name: "eth0", Err: &notAMTError{name: "eth0", kind: "veth"}}, "get eth0: eth0 is a veth link, not amt"},
 		{&Error{Op: "create", Name: "amtg", Err: &ifla.FieldError{Field: "mtu", Value: "9", Reason: "out of range", Fix: "use 68 to 65535"}}, `create amtg: mtu "9": out of range; use 68 to 65535`},
 		{&Error{Op: "create"}, "create: unknown error"},
+		{&Error{Op: "dial netns blue", Err: syscall.EPERM}, "dial netns blue: permission denied: entering another network namespace needs root or CAP_SYS_ADMIN"},
 	} {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
