@@ -152,9 +152,13 @@ func NetNSPath(f *os.File) string {
 	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
 }
 
-// newNetNS creates a network namespace on a locked, throwaway thread and
-// returns a file that holds it. The thread never returns to the pool: it is
-// left locked so the runtime ends it, and with it the switched namespace.
+// newNetNS creates a network namespace on a locked thread and returns a file
+// that holds it. The thread is switched back to its own namespace before it
+// is unlocked; if that fails the goroutine exits still locked, so that the
+// runtime ends the thread rather than reuse it. (Exiting locked is not
+// enough on its own: the goroutine may be running on the main thread, which
+// the runtime never ends, and /proc/self/ns/net would then name the new
+// namespace.)
 func newNetNS() (*os.File, error) {
 	type result struct {
 		f   *os.File
@@ -163,14 +167,29 @@ func newNetNS() (*os.File, error) {
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		// No UnlockOSThread: this thread's namespace changes for good, so
-		// the runtime must terminate it when this goroutine exits.
+		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		orig, err := os.Open(self)
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
 			return
 		}
-		path := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		f, err := os.Open(path)
+		f, err := os.Open(self)
+		if rerr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); rerr != nil {
+			// Leave the thread locked: the runtime ends it with this goroutine.
+			if f != nil {
+				f.Close()
+			}
+			ch <- result{err: fmt.Errorf("restore thread namespace: %w", rerr)}
+			return
+		}
+		runtime.UnlockOSThread()
 		ch <- result{f: f, err: err}
 	}()
 	r := <-ch
