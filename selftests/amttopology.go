@@ -1,6 +1,7 @@
 package selftests
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -26,13 +27,22 @@ const (
 // from relay_src, as amt.sh's smcroute lines do.
 type amtTopology struct {
 	*topology
-	gw, rl *amtlink.Client // dialled into the gateway and the relay
+	gw, rl     *amtlink.Client // dialled into the gateway and the relay
+	relayLower string          // amtr's lower device: relay_gw, or br_up with two gateways
+
+	// With amtOptions.twoGateways: a second listener and gateway, built like
+	// the first, whose gw_relay (10.0.0.3) reaches the relay through br_up.
+	listener2, gateway2 *netns
+	gw2                 *amtlink.Client
 }
 
 // amtOptions varies the topology for cases beyond amt.sh.
 type amtOptions struct {
-	maxTunnels uint32 // relay's max_tunnels; 0 means amt.sh's 4
+	maxTunnels  uint32 // relay's max_tunnels; 0 means amt.sh's 4
+	twoGateways bool   // add listener2/gateway2 behind the same relay
 }
+
+var gw2UpV4 = netip.MustParsePrefix("10.0.0.3/24") // gateway2's gw_relay
 
 // newAMTTopology builds amt.sh's setup_interface, setup_sysctl and
 // setup_mcast_routing. It skips without root or without the AMT driver
@@ -41,25 +51,19 @@ func newAMTTopology(tb testing.TB, o amtOptions) *amtTopology {
 	tb.Helper()
 	testenv.RequireAMT(tb)
 	tb.Logf("kernel %s", testenv.KernelRelease())
-	at := &amtTopology{topology: newBaseTopology(tb)}
-	var err error
-	if at.gw, err = amtlink.Dial(amtlink.NetNSFromFD(at.gateway.fd)); err != nil {
-		tb.Fatalf("%s: %v", at.gateway, err)
+	at := &amtTopology{topology: newBaseTopology(tb), relayLower: "relay_gw"}
+	at.gw = dialAMT(tb, at.gateway)
+	at.rl = dialAMT(tb, at.relay)
+	if o.twoGateways {
+		at.addSecondGateway(tb)
 	}
-	tb.Cleanup(func() { at.gw.Close() })
-	onSignal(at.gw)
-	if at.rl, err = amtlink.Dial(amtlink.NetNSFromFD(at.relay.fd)); err != nil {
-		tb.Fatalf("%s: %v", at.relay, err)
-	}
-	tb.Cleanup(func() { at.rl.Close() })
-	onSignal(at.rl)
 	if o.maxTunnels == 0 {
 		o.maxTunnels = relayMaxTuns
 	}
 	if err := at.createRelay(o.maxTunnels); err != nil {
 		tb.Fatal(err)
 	}
-	if err := at.createGateway(); err != nil {
+	if err := createGateway(at.gw, at.gateway, gwUpV4.Addr()); err != nil {
 		tb.Fatal(err)
 	}
 	for _, err := range []error{
@@ -74,7 +78,81 @@ func newAMTTopology(tb testing.TB, o amtOptions) *amtTopology {
 			tb.Fatalf("%v (%s)", err, at)
 		}
 	}
+	if o.twoGateways {
+		if err := createGateway(at.gw2, at.gateway2, gw2UpV4.Addr()); err != nil {
+			tb.Fatal(err)
+		}
+		if err := at.gateway2.up(gatewayDev); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	return at
+}
+
+// dialAMT dials an amtlink client into ns, closed in Cleanup.
+func dialAMT(tb testing.TB, ns *netns) *amtlink.Client {
+	tb.Helper()
+	c, err := amtlink.Dial(amtlink.NetNSFromFD(ns.fd))
+	if err != nil {
+		tb.Fatalf("%s: %v", ns, err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	onSignal(c)
+	return c
+}
+
+// addSecondGateway adds listener2 and gateway2, wired like the first pair,
+// and turns the relay's underlay into a bridge, br_up, holding relay_gw and
+// relay_gw2 with 10.0.0.2, so that amtr reaches both gateways through one
+// lower device (amt.c sends every tunnel's packets out of that device).
+func (at *amtTopology) addSecondGateway(tb testing.TB) {
+	tb.Helper()
+	for _, r := range []struct {
+		dst  **netns
+		role string
+	}{{&at.listener2, "listener2"}, {&at.gateway2, "gateway2"}} {
+		n, err := openNetNS(r.role, testenv.NewNetNS(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { n.Close() })
+		*r.dst = n
+	}
+	at.gw2 = dialAMT(tb, at.gateway2)
+	L2, G2, R := at.listener2, at.gateway2, at.relay
+	var errs []error
+	do := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range []*netns{L2, G2} {
+		do(n.writeSysctl("net.ipv6.conf.default.accept_dad", "0"))
+		do(n.writeSysctl("net.ipv6.conf.all.accept_dad", "0"))
+	}
+	do(L2.addVeth("l_gw", G2, "gw_l"))
+	do(G2.addVeth("gw_relay", R, "relay_gw2"))
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("second gateway: %v", err)
+	}
+	do(L2.up("l_gw"))
+	do(L2.addAddr("l_gw", listenerV4))
+	do(L2.addAddr("l_gw", listenerV6))
+	do(G2.up("gw_l", "gw_relay"))
+	do(G2.addAddr("gw_relay", gw2UpV4))
+	do(G2.addBridge("br0"))
+	do(G2.up("br0"))
+	do(G2.setMaster("gw_l", "br0"))
+	do(R.addBridge("br_up"))
+	do(R.delAddr("relay_gw", relayUpV4))
+	do(R.setMaster("relay_gw", "br_up"))
+	do(R.setMaster("relay_gw2", "br_up"))
+	do(R.up("br_up", "relay_gw2"))
+	do(R.addAddr("br_up", relayUpV4))
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("second gateway: %v", err)
+	}
+	at.relayLower = "br_up"
 }
 
 // createRelay creates amtr as amt.sh does:
@@ -82,7 +160,7 @@ func newAMTTopology(tb testing.TB, o amtOptions) *amtTopology {
 func (at *amtTopology) createRelay(maxTunnels uint32) error {
 	_, err := at.rl.Create(amtlink.Spec{
 		Name: relayDev,
-		Dev:  "relay_gw",
+		Dev:  at.relayLower,
 		AMT: ifla.AMT{
 			Mode:       ifla.Ptr(ifla.ModeRelay),
 			Local:      relayUpV4.Addr(),
@@ -96,23 +174,23 @@ func (at *amtTopology) createRelay(maxTunnels uint32) error {
 	return nil
 }
 
-// createGateway creates amtg as amt.sh does:
+// createGateway creates amtg in ns as amt.sh does:
 // ip link add amtg master br0 type amt mode gateway local 10.0.0.1 discovery 10.0.0.2 dev gw_relay gateway_port 2268 relay_port 2268
-func (at *amtTopology) createGateway() error {
-	_, err := at.gw.Create(amtlink.Spec{
+func createGateway(c *amtlink.Client, ns *netns, local netip.Addr) error {
+	_, err := c.Create(amtlink.Spec{
 		Name:   gatewayDev,
 		Dev:    "gw_relay",
 		Master: "br0",
 		AMT: ifla.AMT{
 			Mode:        ifla.Ptr(ifla.ModeGateway),
-			Local:       gwUpV4.Addr(),
+			Local:       local,
 			Discovery:   relayUpV4.Addr(),
 			GatewayPort: ifla.Ptr(ifla.DefaultPort),
 			RelayPort:   ifla.Ptr(ifla.DefaultPort),
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", at.gateway, err)
+		return fmt.Errorf("%s: %w", ns, err)
 	}
 	return nil
 }

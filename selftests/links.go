@@ -179,6 +179,26 @@ func (n *netns) addAddr(name string, p netip.Prefix) error {
 	return nil
 }
 
+// delAddr removes an address from link name.
+func (n *netns) delAddr(name string, p netip.Prefix) error {
+	idx, err := n.index(name)
+	if err != nil {
+		return err
+	}
+	family := uint8(unix.AF_INET)
+	if p.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	err = n.rt.Address.Delete(&rtnetlink.AddressMessage{
+		Family: family, PrefixLength: uint8(p.Bits()), Index: idx,
+		Attributes: &rtnetlink.AddressAttributes{Address: p.Addr().AsSlice(), Local: p.Addr().AsSlice()},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: delete address %s dev %s: %w", n.name, p, name, err)
+	}
+	return nil
+}
+
 // addDefaultRoute adds `default via gw dev name` to the main table.
 func (n *netns) addDefaultRoute(gw netip.Addr, name string) error {
 	idx, err := n.index(name)
