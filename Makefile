@@ -27,6 +27,7 @@ kernel-test:
 
 ## demo: a relay and a gateway in two namespaces of a VM, discovery, show, delete.
 demo: build
+	@command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; } || echo "demo: jq unavailable: the comparison with iproute2's JSON is skipped" >&2
 	scripts/vm -k $(lastword $(KERNEL)) -- scripts/demo.sh $(BUILD)/amtctl
 
 fuzz:
