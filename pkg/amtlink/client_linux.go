@@ -119,6 +119,13 @@ func (r *rawLink) kind() string {
 }
 
 // decodeLink decodes the payload of an RTM_NEWLINK message.
+//
+// rtnetlink's LinkMessage decoder stops without an error at the first
+// malformed attribute (and swallows the errors of a driver's Decode), so
+// what it drops is checked here: the framing of every top-level attribute
+// and the length of the fixed-size ones it reads must be right, its link
+// kind must match a scan of the raw bytes, and the AMT data is decoded
+// again from the raw bytes with errors checked.
 func decodeLink(b []byte) (*rawLink, error) {
 	r := &rawLink{}
 	if err := r.msg.UnmarshalBinary(b); err != nil {
@@ -127,36 +134,76 @@ func decodeLink(b []byte) (*rawLink, error) {
 	if r.msg.Attributes == nil {
 		return nil, errors.New("amtlink: decoding link message: no attributes")
 	}
-	if r.kind() != Kind {
+	if err := checkLinkAttrs(b[unix.SizeofIfInfomsg:]); err != nil {
+		return nil, fmt.Errorf("amtlink: decoding link %d: %w", r.msg.Index, err)
+	}
+	info := findAttr(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
+	kind := string(bytes.TrimRight(findAttr(info, unix.IFLA_INFO_KIND), "\x00"))
+	if kind != r.kind() {
+		return nil, fmt.Errorf("amtlink: decoding link %d: malformed IFLA_LINKINFO", r.msg.Index)
+	}
+	if kind != Kind {
 		return r, nil
 	}
 	r.isAMT = true
-	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
-	if err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
-	}
-	for ad.Next() {
-		if ad.Type() != unix.IFLA_LINKINFO {
-			continue
-		}
-		// Do hands over the payload without copying it.
-		ad.Do(func(info []byte) error {
-			nad, err := netlink.NewAttributeDecoder(info)
-			if err != nil {
-				return err
-			}
-			for nad.Next() {
-				if nad.Type() == unix.IFLA_INFO_DATA {
-					nad.Do(r.amt.UnmarshalBinary)
-				}
-			}
-			return nad.Err()
-		})
-	}
-	if err := ad.Err(); err != nil {
+	if err := r.amt.UnmarshalBinary(findAttr(info, unix.IFLA_INFO_DATA)); err != nil {
 		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
 	}
 	return r, nil
+}
+
+// errMalformed reports broken attribute framing in a kernel message.
+var errMalformed = errors.New("malformed netlink attribute")
+
+// checkLinkAttrs checks the framing of the top-level attributes of a link
+// message and of IFLA_LINKINFO, and the payload length of the fixed-size
+// attributes rtnetlink reads.
+func checkLinkAttrs(b []byte) error {
+	return walkAttrs(b, func(t uint16, payload []byte) error {
+		want := 0
+		switch t {
+		case unix.IFLA_MTU, unix.IFLA_LINK, unix.IFLA_MASTER, unix.IFLA_TXQLEN, unix.IFLA_GROUP,
+			unix.IFLA_CARRIER_CHANGES, unix.IFLA_CARRIER_UP_COUNT, unix.IFLA_CARRIER_DOWN_COUNT:
+			want = 4
+		case unix.IFLA_OPERSTATE, unix.IFLA_LINKMODE, unix.IFLA_CARRIER:
+			want = 1
+		case unix.IFLA_LINKINFO:
+			return walkAttrs(payload, func(uint16, []byte) error { return nil })
+		}
+		if want != 0 && len(payload) != want {
+			return fmt.Errorf("%w: type %d has %d bytes, want %d", errMalformed, t, len(payload), want)
+		}
+		return nil
+	})
+}
+
+// walkAttrs calls fn for each attribute in b (type without flag bits) and
+// fails on broken framing, with the rules of netlink.AttributeDecoder: a
+// length of 0 is a bare header, 1-3 or past the end is malformed, and so
+// are 1-3 trailing bytes.
+func walkAttrs(b []byte, fn func(t uint16, payload []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return fmt.Errorf("%w: %d trailing bytes", errMalformed, len(b))
+		}
+		l := int(binary.NativeEndian.Uint16(b))
+		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // NLA_TYPE_MASK
+		switch {
+		case l == 0:
+			l = 4
+		case l < 4 || l > len(b):
+			return fmt.Errorf("%w: type %d, length %d", errMalformed, t, l)
+		}
+		if err := fn(t, b[4:l]); err != nil {
+			return err
+		}
+		l = (l + 3) &^ 3
+		if l >= len(b) {
+			return nil
+		}
+		b = b[l:]
+	}
+	return nil
 }
 
 // isAMTMessage reports whether the RTM_NEWLINK payload b is of kind "amt",
@@ -174,17 +221,22 @@ func isAMTMessage(b []byte) bool {
 // findAttr returns the payload of the first attribute of type typ (flag
 // bits ignored) in the attribute stream b, or nil.
 func findAttr(b []byte, typ uint16) []byte {
+	// The same framing rules as netlink.AttributeDecoder: a length of 0
+	// is a header without payload, 1-3 or past the end is malformed.
 	for len(b) >= 4 {
 		l := int(binary.NativeEndian.Uint16(b))
 		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // NLA_TYPE_MASK
-		if l < 4 || l > len(b) {
+		switch {
+		case l == 0:
+			l = 4
+		case l < 4 || l > len(b):
 			return nil
 		}
 		if t == typ {
 			return b[4:l]
 		}
 		l = (l + 3) &^ 3
-		if l > len(b) {
+		if l >= len(b) {
 			return nil
 		}
 		b = b[l:]

@@ -643,3 +643,27 @@ func TestIsAMTMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeMalformed: what rtnetlink's decoder silently drops (STYLE §5)
+// is an error here.
+func TestDecodeMalformed(t *testing.T) {
+	hdr := make([]byte, 16)
+	for _, tt := range []struct {
+		name  string
+		attrs []byte
+	}{
+		{"short IFLA_MTU", []byte{6, 0, unix.IFLA_MTU, 0, 1, 2, 0, 0}},
+		{"attribute past the end", []byte{40, 0, unix.IFLA_IFNAME, 0, 'x', 0, 0, 0}},
+		{"trailing bytes", []byte{8, 0, unix.IFLA_MTU, 0, 0xdc, 5, 0, 0, 1, 2}},
+		{"linkinfo kind cut off", []byte{
+			8, 0, unix.IFLA_MTU, 0, 0xdc, 5, 0, 0,
+			12, 0, unix.IFLA_LINKINFO, 0, 9, 0, unix.IFLA_INFO_KIND, 0, 'a', 'm', 't', 0}},
+	} {
+		b := append(append([]byte(nil), hdr...), tt.attrs...)
+		var lm rtnetlink.LinkMessage
+		rtErr := lm.UnmarshalBinary(b)
+		if _, err := decodeLink(b); err == nil {
+			t.Errorf("%s: decodeLink succeeded (rtnetlink alone: %v)", tt.name, rtErr)
+		}
+	}
+}
