@@ -18,6 +18,9 @@ type fake struct {
 	ifs   []Interface
 
 	openErr, createErr, getErr, listErr, deleteErr error
+	setErr                                         error
+
+	sets []setCall // every Set call (fake_set_test.go)
 
 	opened  []string       // netns argument of every open
 	creates []amtlink.Spec // every Create call, successful or not

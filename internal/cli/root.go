@@ -73,6 +73,7 @@ func NewRootCommand(open Opener) *cobra.Command {
 	})
 
 	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
+	root.AddCommand(newApplyCommand(o))
 	return root
 }
 

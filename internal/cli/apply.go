@@ -1,0 +1,493 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/ifla"
+	"github.com/spf13/cobra"
+)
+
+// linkSetter is implemented by a Backend that can change a link's generic
+// attributes in place (*amtlink.Client's Set).
+type linkSetter interface {
+	Set(name string, ch amtlink.Change) (*amtlink.Link, error)
+}
+
+// maxProblems is how many problems of an invalid file are printed.
+const maxProblems = 5
+
+// replaceWhy is said on every replace line: users expect an in-place change.
+const replaceWhy = "(the kernel cannot change AMT attributes in place: delete and re-create)"
+
+const applyLong = `Make the kernel's AMT links match FILE, a YAML or JSON list of links ("-"
+reads standard input):
+
+  links:
+    - name: amtg
+      netns: gw          # optional; default: -n, or the current namespace
+      mode: gateway
+      local: 10.0.0.2
+      discovery: 10.0.0.1
+      dev: veth-g
+      gateway_port: 2268 # optional, as are relay_port, max_tunnels,
+      relay_port: 2268   # master, mtu and up
+      master: br0        # "" detaches the link from its master
+      mtu: 1400
+      up: true           # false brings it down; leave out to keep its state
+
+The keys are add's keywords and take the same values. The whole file is
+checked first (every value, required keys, names used twice in a namespace,
+namespaces that do not exist); an invalid file changes nothing and exits 2.
+
+Then, per namespace, apply lists the AMT links and plans: create the links
+that are missing; delete and re-create a link whose AMT attributes (mode,
+local, discovery, dev, ports, max_tunnels) differ, since the kernel cannot
+change those in place; set up, mtu and master in place; and with --prune,
+delete the AMT links the file does not name, in the namespaces it mentions.
+Only the keys a link gives are compared: a kernel default such as port 2268
+matches a key left out. Each planned change is printed as it is made;
+--dry-run prints the plan and changes nothing. With nothing to do apply
+prints "no changes".
+
+A change that fails is reported with the link's name and the kernel's
+reason; the others are still made, and the exit status is 1.`
+
+func newApplyCommand(o *options) *cobra.Command {
+	var file string
+	var prune, dry bool
+	c := &cobra.Command{
+		Use:   "apply -f FILE [--prune] [--dry-run]",
+		Short: "Make the AMT links match a YAML or JSON file",
+		Long:  applyLong,
+		Example: `  amtctl apply -f links.yaml --dry-run
+  amtctl apply -f links.yaml --prune
+  amtctl -n gw show -j | ... ; cat links.json | amtctl apply -f -`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("apply takes no arguments, got %s; usage: amtctl apply -f FILE [--prune] [--dry-run]", quoteAll(args))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if file == "" {
+				return usagef(`apply needs -f FILE (a YAML or JSON file, or "-" for standard input); see "amtctl apply --help"`)
+			}
+			return o.runApply(c, file, prune, dry)
+		},
+	}
+	c.Flags().StringVarP(&file, "file", "f", "", `YAML or JSON file of links; "-" reads standard input`)
+	c.Flags().BoolVar(&prune, "prune", false, "also delete the AMT links the file does not name (in the namespaces it mentions)")
+	c.Flags().BoolVar(&dry, "dry-run", false, "print the plan, change nothing")
+	_ = c.MarkFlagFilename("file", "yaml", "yml", "json")
+	return c
+}
+
+// nsState is one namespace the file mentions, with its links.
+type nsState struct {
+	name  string // as written, "" for the current namespace
+	b     Backend
+	links []*fileLink
+}
+
+func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error {
+	var r io.Reader
+	display := file
+	if file == "-" {
+		r, display = c.InOrStdin(), "stdin"
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return usagef("apply: file %q not found", file)
+			}
+			return runErr(fmt.Errorf("apply: %w", err))
+		}
+		defer f.Close()
+		r = f
+	}
+	links, probs := parseApplyFile(r)
+	probs = validateLinks(links, probs, o.netns)
+
+	// Namespaces in the order the file first mentions them. Opening them
+	// is part of checking the file: one that does not exist is a mistake
+	// in it.
+	var spaces []*nsState
+	defer func() {
+		for _, ns := range spaces {
+			if ns.b != nil {
+				ns.b.Close()
+			}
+		}
+	}()
+	byName := map[string]*nsState{}
+	for _, l := range links {
+		name := l.nsOr(o.netns)
+		ns := byName[name]
+		if ns == nil {
+			ns = &nsState{name: name}
+			byName[name] = ns
+			spaces = append(spaces, ns)
+			b, err := o.open(name)
+			switch {
+			case err == nil:
+				ns.b = b
+			case errors.Is(err, os.ErrNotExist) && l.netns != "":
+				probs = append(probs, problem{line: l.lineOf("netns"), link: l.spec.Name, msg: fmt.Sprintf("netns %q not found (ip netns add %s?)", name, name)})
+			case errors.Is(err, os.ErrNotExist):
+				return usagef("apply: network namespace %q (-n) not found (ip netns add %s?)", name, name)
+			default:
+				return runErr(fmt.Errorf("apply: open network namespace%s: %w", nsSuffix(name), err))
+			}
+		}
+		ns.links = append(ns.links, l)
+	}
+	if len(probs) > 0 {
+		sortProblems(probs)
+		w := c.ErrOrStderr()
+		for i, p := range probs {
+			if i == maxProblems {
+				break
+			}
+			fmt.Fprintln(w, "amtctl: "+p.format(display))
+		}
+		more := ""
+		if len(probs) > maxProblems {
+			more = fmt.Sprintf(" (%d more not shown)", len(probs)-maxProblems)
+		}
+		return usagef("apply: %s has %d problem(s)%s; nothing was changed", display, len(probs), more)
+	}
+
+	var plan []action
+	for _, ns := range spaces {
+		have, err := ns.b.List()
+		if err != nil {
+			return runErr(fmt.Errorf("apply: list amt links%s: %w", nsSuffix(ns.name), err))
+		}
+		plan = append(plan, planNS(ns, have, prune)...)
+	}
+	out := c.OutOrStdout()
+	if len(plan) == 0 {
+		fmt.Fprintln(out, "no changes")
+		return nil
+	}
+	if dry {
+		for _, a := range plan {
+			fmt.Fprintln(out, a.String())
+		}
+		fmt.Fprintf(out, "dry run: %d change(s) planned, nothing changed\n", len(plan))
+		return nil
+	}
+	failed := 0
+	for _, a := range plan {
+		fmt.Fprintln(out, a.String())
+		if err := a.do(byName[a.ns].b); err != nil {
+			failed++
+			fmt.Fprintln(c.ErrOrStderr(), "amtctl: "+oneLine(err))
+		}
+	}
+	if failed > 0 {
+		return runErrf("apply: %d of %d change(s) failed (see above); the others were made", failed, len(plan))
+	}
+	return nil
+}
+
+func nsSuffix(ns string) string {
+	if ns == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (netns %s)", ns)
+}
+
+type actionKind int
+
+const (
+	actDelete actionKind = iota
+	actReplace
+	actCreate
+	actSet
+)
+
+// action is one change of the plan.
+type action struct {
+	kind  actionKind
+	ns    string
+	name  string
+	spec  amtlink.Spec   // create, replace: the link to make
+	old   *amtlink.Link  // replace, delete: the link as it is
+	ch    amtlink.Change // set
+	diffs []string       // replace, set: "attr old → new"
+}
+
+func (a action) String() string {
+	who := a.name + nsSuffix(a.ns)
+	switch a.kind {
+	case actDelete:
+		return fmt.Sprintf("delete %s: not in the file (--prune)", who)
+	case actReplace:
+		return fmt.Sprintf("replace %s: %s %s", who, strings.Join(a.diffs, ", "), replaceWhy)
+	case actCreate:
+		return fmt.Sprintf("create %s: %s", who, specWords(a.spec))
+	default:
+		return fmt.Sprintf("set %s: %s", who, strings.Join(a.diffs, ", "))
+	}
+}
+
+// do makes the change on b. Errors name the link and carry the kernel's
+// reason.
+func (a action) do(b Backend) error {
+	switch a.kind {
+	case actDelete:
+		if err := b.Delete(a.name); err != nil {
+			return applyErr("delete", a, err)
+		}
+	case actCreate:
+		if _, err := b.Create(a.spec); err != nil {
+			return applyErr("create", a, err)
+		}
+	case actSet:
+		s, ok := b.(linkSetter)
+		if !ok {
+			return runErrf("set %s%s: this backend cannot change links in place", a.name, nsSuffix(a.ns))
+		}
+		if _, err := s.Set(a.name, a.ch); err != nil {
+			return applyErr("set", a, err)
+		}
+	case actReplace:
+		if err := b.Delete(a.name); err != nil {
+			return applyErr("replace (delete)", a, err)
+		}
+		if _, err := b.Create(a.spec); err != nil {
+			// Put the old link back, so that a failed replace leaves
+			// the namespace as it found it.
+			restore := "the old link was restored"
+			if _, rerr := b.Create(specOf(*a.old)); rerr != nil {
+				restore = "restoring the old link failed too: " + oneLine(rerr)
+			}
+			return runErrf("%s (%s)", oneLine(applyErr("replace (re-create)", a, err)), restore)
+		}
+	}
+	return nil
+}
+
+// applyErr words a failed change: the operation, the link, the reason.
+func applyErr(op string, a action, err error) error {
+	who := a.name + nsSuffix(a.ns)
+	where := "this network namespace"
+	if a.ns != "" {
+		where = fmt.Sprintf("network namespace %q", a.ns)
+	}
+	switch {
+	case errors.Is(err, amtlink.ErrNoDriver):
+		return runErrf("%s %s: kernel has no AMT driver; load it with \"modprobe amt\"", op, who)
+	case errors.Is(err, os.ErrPermission):
+		return runErrf("%s %s: permission denied; run as root or with CAP_NET_ADMIN", op, who)
+	case errors.Is(err, os.ErrExist):
+		return runErrf("%s %s: a link named %q already exists in %s and is not an amt link the file can replace", op, who, a.name, where)
+	case (op == "create" || strings.HasPrefix(op, "replace")) && errors.Is(err, os.ErrNotExist):
+		what := fmt.Sprintf("dev %q", a.spec.Dev)
+		if a.spec.Master != "" {
+			what = fmt.Sprintf("dev %q or master %q", a.spec.Dev, a.spec.Master)
+		}
+		return runErrf("%s %s: %s not found in %s; check the device names (ip link show)", op, who, what, where)
+	}
+	var ae *amtlink.Error
+	if errors.As(err, &ae) && ae.Name != "" {
+		// "create amtg: kernel: ..." names the link already.
+		return runErrf("%s%s: %s", op, nsSuffix(a.ns), oneLine(err))
+	}
+	return runErrf("%s %s: %s", op, who, oneLine(err))
+}
+
+// planNS compares the file's links for ns with the kernel's and returns the
+// changes: prune deletes first (they may free names and ports), then the
+// file's links in file order.
+func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
+	byName := make(map[string]*amtlink.Link, len(have))
+	for i := range have {
+		byName[have[i].Name] = &have[i]
+	}
+	var plan []action
+	if prune {
+		named := make(map[string]bool, len(ns.links))
+		for _, l := range ns.links {
+			named[l.spec.Name] = true
+		}
+		for i := range have {
+			if !named[have[i].Name] {
+				plan = append(plan, action{kind: actDelete, ns: ns.name, name: have[i].Name, old: &have[i]})
+			}
+		}
+	}
+	for _, l := range ns.links {
+		cur := byName[l.spec.Name]
+		if cur == nil {
+			plan = append(plan, action{kind: actCreate, ns: ns.name, name: l.spec.Name, spec: l.spec})
+			continue
+		}
+		if d := diffAMT(l, cur); len(d) > 0 {
+			s := l.spec
+			// Keys the file leaves out keep the old link's state.
+			if l.up == nil {
+				s.Up = cur.Up()
+			}
+			if l.mstr == nil {
+				s.Master = cur.Master
+			}
+			plan = append(plan, action{kind: actReplace, ns: ns.name, name: l.spec.Name, spec: s, old: cur,
+				diffs: append(d, diffGeneric(l, cur, nil)...)})
+			continue
+		}
+		var ch amtlink.Change
+		if d := diffGeneric(l, cur, &ch); len(d) > 0 {
+			plan = append(plan, action{kind: actSet, ns: ns.name, name: l.spec.Name, ch: ch, diffs: d})
+		}
+	}
+	return plan
+}
+
+// diffAMT lists the AMT attributes the file gives that differ from the
+// kernel's, as "key old → new". Keys the file leaves out are not compared,
+// so kernel defaults never count as a difference; neither does the
+// 0.0.0.0 discovery address the kernel reports for a relay.
+func diffAMT(l *fileLink, cur *amtlink.Link) []string {
+	want, got := l.spec.AMT, cur.AMT
+	var d []string
+	diff := func(key, old, new string) {
+		if old != new {
+			d = append(d, fmt.Sprintf("%s %s → %s", key, old, new))
+		}
+	}
+	diff("mode", modeString(got.Mode), modeString(want.Mode))
+	diff("local", addrOrNone(got.Local), addrOrNone(want.Local))
+	if l.has("discovery") {
+		diff("discovery", addrOrNone(got.Discovery), addrOrNone(want.Discovery))
+	}
+	diff("dev", orNone(cur.LowerName), l.spec.Dev)
+	if l.has("gateway_port") {
+		diff("gateway_port", portString(got.GatewayPort), portString(want.GatewayPort))
+	}
+	if l.has("relay_port") {
+		diff("relay_port", portString(got.RelayPort), portString(want.RelayPort))
+	}
+	if l.has("max_tunnels") {
+		diff("max_tunnels", tunnelsString(got.MaxTunnels), tunnelsString(want.MaxTunnels))
+	}
+	return d
+}
+
+// diffGeneric lists the differences in up, mtu and master, and records them
+// in ch when it is not nil.
+func diffGeneric(l *fileLink, cur *amtlink.Link, ch *amtlink.Change) []string {
+	var d []string
+	if l.up != nil && *l.up != cur.Up() {
+		d = append(d, fmt.Sprintf("%s → %s", upString(cur.Up()), upString(*l.up)))
+		if ch != nil {
+			ch.Up = ifla.Ptr(*l.up)
+		}
+	}
+	if l.spec.MTU != 0 && l.spec.MTU != cur.MTU {
+		d = append(d, fmt.Sprintf("mtu %d → %d", cur.MTU, l.spec.MTU))
+		if ch != nil {
+			ch.MTU = ifla.Ptr(l.spec.MTU)
+		}
+	}
+	if l.mstr != nil && *l.mstr != cur.Master {
+		d = append(d, fmt.Sprintf("master %s → %s", orNone(cur.Master), orNone(*l.mstr)))
+		if ch != nil {
+			ch.Master = ifla.Ptr(*l.mstr)
+		}
+	}
+	return d
+}
+
+// specOf is the Spec that re-creates l as it was.
+func specOf(l amtlink.Link) amtlink.Spec {
+	a := l.AMT
+	a.Link, a.Remote, a.Unknown = nil, netip.Addr{}, nil
+	if a.Mode != nil && *a.Mode == ifla.ModeRelay {
+		a.Discovery = netip.Addr{}
+	} else if a.MaxTunnels != nil {
+		a.MaxTunnels = nil // a gateway reports the default; Validate refuses it
+	}
+	return amtlink.Spec{Name: l.Name, AMT: a, Dev: l.LowerName, Master: l.Master, MTU: l.MTU, Up: l.Up()}
+}
+
+// specWords is s in add's grammar, as "amtctl add NAME ..." takes it.
+func specWords(s amtlink.Spec) string {
+	var w []string
+	a := s.AMT
+	w = append(w, "mode", modeString(a.Mode), "local", addrOrNone(a.Local))
+	if a.Discovery.IsValid() {
+		w = append(w, "discovery", a.Discovery.String())
+	}
+	w = append(w, "dev", s.Dev)
+	if a.GatewayPort != nil {
+		w = append(w, "gateway_port", portString(a.GatewayPort))
+	}
+	if a.RelayPort != nil {
+		w = append(w, "relay_port", portString(a.RelayPort))
+	}
+	if a.MaxTunnels != nil {
+		w = append(w, "max_tunnels", tunnelsString(a.MaxTunnels))
+	}
+	if s.Master != "" {
+		w = append(w, "master", s.Master)
+	}
+	if s.MTU != 0 {
+		w = append(w, "mtu", strconv.FormatUint(uint64(s.MTU), 10))
+	}
+	if s.Up {
+		w = append(w, "up")
+	}
+	return strings.Join(w, " ")
+}
+
+func modeString(m *ifla.Mode) string {
+	if m == nil {
+		return "(none)"
+	}
+	return m.String()
+}
+
+func addrOrNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(none)"
+	}
+	return a.String()
+}
+
+// portString counts an unreported port as the kernel's default.
+func portString(p *uint16) string {
+	if p == nil {
+		return strconv.Itoa(int(ifla.DefaultPort))
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func tunnelsString(n *uint32) string {
+	if n == nil {
+		return strconv.FormatUint(uint64(ifla.DefaultMaxTunnels), 10)
+	}
+	return strconv.FormatUint(uint64(*n), 10)
+}
+
+func upString(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
