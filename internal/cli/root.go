@@ -74,26 +74,32 @@ func NewRootCommand(open Opener) *cobra.Command {
 
 	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
 	root.AddCommand(newApplyCommand(o))
+	addBatch(root, o)
 	return root
 }
 
 // Execute runs root with args, printing any error as one "amtctl: " line on
 // stderr, and returns the exit status.
 func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
-	root.SetArgs(args)
+	root.SetArgs(batchArgs(args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
 	if err != nil {
-		msg := oneLine(err)
-		if !isOurs(err) && !strings.Contains(msg, "--help") {
-			// cobra's own errors (unknown command, wrong argument
-			// count) name the problem but not the fix.
-			msg += "; see \"amtctl --help\""
-		}
-		fmt.Fprintln(stderr, "amtctl: "+msg)
+		fmt.Fprintln(stderr, "amtctl: "+errorLine(err))
 	}
 	return exitCode(err)
+}
+
+// errorLine is the one line amtctl prints for err, without "amtctl: ".
+func errorLine(err error) string {
+	msg := oneLine(err)
+	if !isOurs(err) && !strings.Contains(msg, "--help") {
+		// cobra's own errors (unknown command, wrong argument
+		// count) name the problem but not the fix.
+		msg += "; see \"amtctl --help\""
+	}
+	return msg
 }
 
 // Main is the whole of amtctl: it builds the command tree on the real

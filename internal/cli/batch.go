@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/spf13/cobra"
+)
+
+// batchOptions are the root's -batch and -force flags.
+type batchOptions struct {
+	file  string
+	force bool
+}
+
+const batchHelp = `Batch mode, like "ip -batch": amtctl -batch FILE ("-" reads standard input)
+runs one command per line, written as on the command line without the
+leading "amtctl" (add ..., del ..., show ..., apply ...). Words are split at
+white space; "double quotes" group words; blank lines and lines or words
+starting with "#" are comments. -n, -j and -p given before -batch apply to
+every line, and a line may give its own. All lines share one netlink socket
+per network namespace. The first failing line is reported as
+"amtctl: line N: <error>" and stops the batch with exit status 1; with -force
+every line runs and the exit status is 1 if any failed.`
+
+// addBatch gives root the -batch FILE and -force flags and runs the batch
+// when -batch is given. (ip's single-dash spellings are rewritten by
+// batchArgs before cobra parses the command line.)
+func addBatch(root *cobra.Command, o *options) {
+	bo := &batchOptions{}
+	pf := root.Flags()
+	pf.StringVarP(&bo.file, "batch", "b", "", `run the commands of FILE, one per line ("-" for standard input), as "ip -batch" does`)
+	pf.BoolVar(&bo.force, "force", false, "with -batch: go on after a failing line; exit 1 at the end if any failed")
+	_ = root.MarkFlagFilename("batch")
+	root.Long += "\n\n" + batchHelp
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			if bo.file != "" {
+				return usagef("-batch takes no commands on the command line, got %s; put them in the file", quoteAll(args))
+			}
+			return usagef("unknown command %q for \"amtctl\"; see \"amtctl --help\"", args[0])
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error {
+		if bo.file == "" {
+			if bo.force {
+				return usagef("-force needs -batch FILE")
+			}
+			return c.Help()
+		}
+		return o.runBatch(c, bo)
+	}
+}
+
+// batchArgs rewrites ip's single-dash long options -batch and -force (as
+// long as they come before the command) into the double-dash form pflag
+// parses.
+func batchArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(out); i++ {
+		switch a := out[i]; {
+		case a == "-force" || strings.HasPrefix(a, "-batch="):
+			out[i] = "-" + a
+		case a == "-batch":
+			out[i] = "--batch"
+			i++ // skip the value
+		case a == "--":
+			return out
+		case a == "-n" || a == "--netns" || a == "-b" || a == "--batch":
+			i++ // skip the value
+		case !strings.HasPrefix(a, "-"):
+			return out // the command: the rest is its own
+		}
+	}
+	return out
+}
+
+// sharedBackend hands the same Backend to every line of a batch: Close is a
+// no-op until the batch ends. The optional interfaces are passed through;
+// the device list for add's warnings is read once per namespace, since a
+// batch of adds would otherwise dump every device and address per line.
+type sharedBackend struct {
+	Backend
+	ifs    []Interface
+	ifsErr error
+	read   bool
+}
+
+func (s *sharedBackend) Close() error { return nil }
+
+func (s *sharedBackend) Interfaces() ([]Interface, error) {
+	if !s.read {
+		s.read = true
+		if in, ok := s.Backend.(Inspector); ok {
+			s.ifs, s.ifsErr = in.Interfaces()
+		} else {
+			s.ifsErr = errNoInspect
+		}
+	}
+	return s.ifs, s.ifsErr
+}
+
+func (s *sharedBackend) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
+	st, ok := s.Backend.(linkSetter)
+	if !ok {
+		return nil, errors.New("amtctl: this backend cannot change links in place")
+	}
+	return st.Set(name, ch)
+}
+
+// nsCache opens each namespace once for a whole batch.
+type nsCache struct {
+	open  Opener
+	ns    map[string]*sharedBackend
+	order []*sharedBackend
+}
+
+func (n *nsCache) get(netns string) (Backend, error) {
+	if b, ok := n.ns[netns]; ok {
+		return b, nil
+	}
+	b, err := n.open(netns)
+	if err != nil {
+		return nil, err // not cached: the next line may find it
+	}
+	sb := &sharedBackend{Backend: b}
+	n.ns[netns] = sb
+	n.order = append(n.order, sb)
+	return sb, nil
+}
+
+func (n *nsCache) close() error {
+	var first error
+	for _, b := range n.order {
+		if err := b.Backend.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
+	var r io.Reader
+	if bo.file == "-" {
+		r = c.InOrStdin()
+	} else {
+		f, err := os.Open(bo.file)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return usagef("-batch: file %q not found", bo.file)
+			}
+			return runErr(fmt.Errorf("-batch: %w", err))
+		}
+		defer f.Close()
+		r = f
+	}
+	cache := &nsCache{open: o.open, ns: map[string]*sharedBackend{}}
+	defer func() {
+		if cerr := cache.close(); cerr != nil && err == nil {
+			err = runErr(fmt.Errorf("-batch: close: %w", cerr))
+		}
+	}()
+	var global []string
+	if o.netns != "" {
+		global = append(global, "--netns", o.netns)
+	}
+	if o.json {
+		global = append(global, "--json")
+	}
+	if o.pretty {
+		global = append(global, "--pretty")
+	}
+
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	lineNo, ran, failed := 0, 0, 0
+	for sc.Scan() {
+		lineNo++
+		words, err := splitBatchLine(sc.Text())
+		if err == nil && len(words) == 0 {
+			continue
+		}
+		ran++
+		if err == nil {
+			err = o.runBatchLine(c, cache, append(append([]string(nil), global...), words...))
+		}
+		if err == nil {
+			continue
+		}
+		failed++
+		msg := fmt.Sprintf("line %d: %s", lineNo, errorLine(err))
+		if !bo.force {
+			return &runError{err: errors.New(msg)}
+		}
+		fmt.Fprintln(c.ErrOrStderr(), "amtctl: "+msg)
+	}
+	if err := sc.Err(); err != nil {
+		return runErr(fmt.Errorf("-batch: line %d: %w", lineNo+1, err))
+	}
+	if failed > 0 {
+		return runErrf("-batch: %d of %d commands failed", failed, ran)
+	}
+	return nil
+}
+
+// runBatchLine runs one command of a batch with the namespace cache as its
+// Opener.
+func (o *options) runBatchLine(c *cobra.Command, cache *nsCache, args []string) error {
+	for _, a := range batchArgs(args) {
+		if a == "--batch" || a == "-b" || strings.HasPrefix(a, "--batch=") {
+			return usagef("-batch inside a batch file; run the other file as its own batch")
+		}
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+	}
+	cmd := NewRootCommand(cache.get)
+	cmd.SetArgs(args)
+	cmd.SetOut(c.OutOrStdout())
+	cmd.SetErr(c.ErrOrStderr())
+	cmd.SetIn(c.InOrStdin())
+	return cmd.Execute()
+}
+
+// splitBatchLine splits a batch line as ip's batch mode does: words at
+// spaces and tabs, "double quoted" words may hold spaces, and a word
+// starting with "#" begins a comment.
+func splitBatchLine(line string) ([]string, error) {
+	var words []string
+	for i := 0; i < len(line); {
+		switch line[i] {
+		case ' ', '\t', '\r':
+			i++
+			continue
+		case '#':
+			return words, nil
+		}
+		var w strings.Builder
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' {
+			if line[i] == '"' {
+				end := strings.IndexByte(line[i+1:], '"')
+				if end < 0 {
+					return nil, usagef("unterminated double quote; close it or remove it")
+				}
+				w.WriteString(line[i+1 : i+1+end])
+				i += end + 2
+				continue
+			}
+			w.WriteByte(line[i])
+			i++
+		}
+		words = append(words, w.String())
+	}
+	return words, nil
+}

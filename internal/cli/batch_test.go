@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const batchFile = `# two relays and a gateway
+add amtr mode relay local 10.0.0.1 dev eth0 up
+
+add "amtr2" mode relay local 10.0.0.1 dev eth0 relay_port 2300   # a comment after the words
+-n gw add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0
+show amtr
+del amtr2
+`
+
+func TestBatchOneBackendPerNamespace(t *testing.T) {
+	cur, gw := newFake(), newFake()
+	m := multiFake{"": cur, "gw": gw}
+	for _, flag := range []string{"-batch", "--batch", "-b"} {
+		cur.links, gw.links, cur.opened, gw.opened, cur.closed, gw.closed = nil, nil, nil, nil, 0, 0
+		code, out, errOut := runWith(t, m.open, batchFile, flag, "-")
+		if code != 0 || errOut != "" {
+			t.Fatalf("%s: code %d stderr %q", flag, code, errOut)
+		}
+		if !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "amtr ") {
+			t.Errorf("%s: stdout %q: want the table of show amtr", flag, out)
+		}
+		if len(cur.opened) != 1 || cur.closed != 1 || len(gw.opened) != 1 || gw.closed != 1 {
+			t.Errorf("%s: opened %q/%q closed %d/%d: want one backend per namespace for the whole batch, closed once",
+				flag, cur.opened, gw.opened, cur.closed, gw.closed)
+		}
+		var names []string
+		for _, l := range cur.links {
+			names = append(names, l.Name)
+		}
+		if diff := cmp.Diff([]string{"amtr"}, names); diff != "" || gw.find("amtg") < 0 {
+			t.Errorf("%s: links (-want +got):\n%s gw: %+v", flag, diff, gw.links)
+		}
+	}
+}
+
+func TestBatchGlobalFlagsApplyToEveryLine(t *testing.T) {
+	gw := newFake()
+	code, out, errOut := runWith(t, multiFake{"gw": gw}.open, "add amtr mode relay local 10.0.0.1 dev eth0\nshow\n", "-n", "gw", "-j", "-batch", "-")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, `[{"ifindex"`) || gw.find("amtr") < 0 {
+		t.Errorf("code %d stdout %q stderr %q: want JSON from both lines, in netns gw", code, out, errOut)
+	}
+}
+
+func TestBatchStopsAtFirstFailure(t *testing.T) {
+	f := newFake()
+	in := "add amta mode relay local 10.0.0.1 dev eth0\n\n# comment\nadd amtb mode relay local 10.0.0.300 dev eth0\nadd amtc mode relay local 10.0.0.1 dev eth0\n"
+	code, _, errOut := runWith(t, f.open, in, "-batch", "-")
+	want := "amtctl: line 4: local \"10.0.0.300\": not an IP address; use an IPv4 unicast address such as 192.0.2.1\n"
+	if code != ExitError || errOut != want {
+		t.Errorf("code %d stderr %q; want 1 and %q", code, errOut, want)
+	}
+	if f.find("amta") < 0 || f.find("amtc") >= 0 {
+		t.Errorf("links %+v: want amta only (the batch stops at line 4)", f.links)
+	}
+	if f.closed != len(f.opened) {
+		t.Errorf("opened %d closed %d", len(f.opened), f.closed)
+	}
+}
+
+func TestBatchForceGoesOn(t *testing.T) {
+	f := newFake()
+	in := "add amta mode relay local 10.0.0.1 dev eth0\nadd amta mode relay local 10.0.0.1 dev eth0\nfrobnicate\nadd amtc mode relay local 10.0.0.1 dev eth0 relay_port 2300\nadd \"amtd mode relay\n"
+	code, _, errOut := runWith(t, f.open, in, "-force", "-batch", "-")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != ExitError || len(lines) != 4 {
+		t.Fatalf("code %d stderr:\n%s\nwant exit 1 and four lines", code, errOut)
+	}
+	for i, want := range []string{
+		`amtctl: line 2: add amta: a link named "amta" already exists`,
+		`amtctl: line 3: unknown command "frobnicate" for "amtctl"`,
+		`amtctl: line 5: unterminated double quote`,
+		`amtctl: -batch: 3 of 5 commands failed`,
+	} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("stderr line %d: %q, want it to start %q", i+1, lines[i], want)
+		}
+	}
+	if f.find("amta") < 0 || f.find("amtc") < 0 {
+		t.Errorf("links %+v: want amta and amtc", f.links)
+	}
+}
+
+func TestBatchErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		in   string
+		code int
+		want string
+	}{
+		{[]string{"-batch", "-"}, "-batch other.txt\n", ExitError, "amtctl: line 1: -batch inside a batch file"},
+		{[]string{"-batch", "/nonexistent/x"}, "", ExitUsage, `amtctl: -batch: file "/nonexistent/x" not found`},
+		{[]string{"-batch", "-", "frob"}, "", ExitUsage, "amtctl: -batch takes no commands on the command line"},
+		{[]string{"-force"}, "", ExitUsage, "amtctl: -force needs -batch FILE"},
+		{[]string{"frob"}, "", ExitUsage, `amtctl: unknown command "frob" for "amtctl"; see "amtctl --help"`},
+	} {
+		f := newFake()
+		code, _, errOut := runWith(t, f.open, tc.in, tc.args...)
+		if code != tc.code || !strings.HasPrefix(errOut, tc.want) {
+			t.Errorf("amtctl %q: code %d stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	// No flags and no command: help, as before.
+	code, out, _ := runWith(t, newFake().open, "")
+	if code != 0 || !strings.Contains(out, "Usage:") {
+		t.Errorf("amtctl alone: code %d, stdout lacks help", code)
+	}
+}
+
+func TestSplitBatchLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"   # all comment", nil},
+		{"add a  b\tc", []string{"add", "a", "b", "c"}},
+		{`add "a b" x"y z"w`, []string{"add", "a b", "xy zw"}},
+		{`add ""`, []string{"add", ""}},
+		{"del x # gone", []string{"del", "x"}},
+		{"del x#y", []string{"del", "x#y"}},
+	} {
+		got, err := splitBatchLine(tc.in)
+		if err != nil || !cmp.Equal(tc.want, got) {
+			t.Errorf("splitBatchLine(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestBatchArgs(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"-batch", "f", "-force"}, []string{"--batch", "f", "--force"}},
+		{[]string{"-n", "-batch", "-batch", "f"}, []string{"-n", "-batch", "--batch", "f"}},
+		{[]string{"add", "x", "-batch"}, []string{"add", "x", "-batch"}},
+	} {
+		if got := batchArgs(tc.in); !cmp.Equal(tc.want, got) {
+			t.Errorf("batchArgs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
