@@ -164,6 +164,11 @@ type WatchOptions struct {
 	// exists, with one filtered dump per interval whatever the number of
 	// links.
 	PollInterval time.Duration
+	// Ready, if not nil, is called once, when Watch has subscribed to
+	// notifications and read the starting state: every change after Ready
+	// is reported. Tests and tools that must not miss the first event wait
+	// for it.
+	Ready func()
 }
 
 // Watch reports changes to the AMT links of the Client's namespace to fn,

@@ -1,0 +1,102 @@
+package amtlink_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"os/signal"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/ifla"
+)
+
+// Bring amtg up with a smaller MTU and enslave it to br0, in one request.
+// The AMT attributes (mode, local, discovery, ports) cannot be changed: the
+// kernel's driver has no changelink, so delete and create the link instead.
+func ExampleClient_Set() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	l, err := c.Set("amtg", amtlink.Change{
+		Up:     ifla.Ptr(true),
+		MTU:    ifla.Ptr[uint32](1400),
+		Master: ifla.Ptr("br0"), // ifla.Ptr("") detaches
+	})
+	switch {
+	case errors.Is(err, amtlink.ErrNotAMT):
+		log.Fatal("amtg is not an amt link; refusing to touch it")
+	case errors.Is(err, os.ErrNotExist):
+		log.Fatal(err) // set amtg: link "amtg" not found ..., or the master
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println(l.Name, l.Up(), l.MTU, l.Master)
+}
+
+// Check a whole batch before creating the first link.
+func ExampleSpec_Validate() {
+	specs := []amtlink.Spec{
+		{Name: "amtr", Dev: "eth0", AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("192.0.2.1")}},
+		{Name: "amtg", Dev: "eth0", AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("192.0.2.2")}},
+	}
+	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			fmt.Printf("%s: %v\n", s.Name, err)
+		}
+	}
+	// Output:
+	// amtg: discovery: missing, a gateway needs the relay's address; add "discovery ADDR" with the relay's IPv4 unicast address
+}
+
+// Is local an address of dev, and is dev up, in the namespace the link
+// will be created in?
+func ExampleClient_Devices() {
+	ns, err := amtlink.OpenNetNS("gw") // ip netns add gw
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ns.Close()
+	c, err := amtlink.Dial(ns)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	devs, err := c.Devices()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.Name == "eth0" {
+			fmt.Println("up:", d.Up(), "has 192.0.2.2:", d.HasAddr(netip.MustParseAddr("192.0.2.2")))
+		}
+	}
+}
+
+// Print AMT link events until interrupted, like amtctl monitor.
+func ExampleClient_Watch() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err = c.Watch(ctx, amtlink.WatchOptions{}, func(e amtlink.Event) error {
+		switch e.Type {
+		case amtlink.EventRelayDiscovered, amtlink.EventRelayChanged:
+			fmt.Println(e.Type, e.Link.Name, e.Remote)
+		default:
+			fmt.Println(e.Type, e.Link.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
