@@ -92,6 +92,7 @@ func newApplyCommand(o *options) *cobra.Command {
 // nsState is one namespace the file mentions, with its links.
 type nsState struct {
 	name  string // as written, "" for the current namespace
+	shown string // name in plan lines: "" for -n's namespace (or the current one)
 	b     Backend
 	links []*fileLink
 }
@@ -132,6 +133,9 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 		ns := byName[name]
 		if ns == nil {
 			ns = &nsState{name: name}
+			if name != o.netns {
+				ns.shown = name
+			}
 			byName[name] = ns
 			spaces = append(spaces, ns)
 			b, err := o.open(name)
@@ -217,7 +221,8 @@ const (
 // action is one change of the plan.
 type action struct {
 	kind  actionKind
-	ns    string
+	ns    string // namespace, "" for the current one
+	shown string // namespace as plan lines name it; "" for -n's
 	name  string
 	spec  amtlink.Spec   // create, replace: the link to make
 	old   *amtlink.Link  // replace, delete: the link as it is
@@ -226,7 +231,7 @@ type action struct {
 }
 
 func (a action) String() string {
-	who := a.name + nsSuffix(a.ns)
+	who := a.name + nsSuffix(a.shown)
 	switch a.kind {
 	case actDelete:
 		return fmt.Sprintf("delete %s: not in the file (--prune)", who)
@@ -254,7 +259,7 @@ func (a action) do(b Backend) error {
 	case actSet:
 		s, ok := b.(linkSetter)
 		if !ok {
-			return runErrf("set %s%s: this backend cannot change links in place", a.name, nsSuffix(a.ns))
+			return runErrf("set %s%s: this backend cannot change links in place", a.name, nsSuffix(a.shown))
 		}
 		if _, err := s.Set(a.name, a.ch); err != nil {
 			return applyErr("set", a, err)
@@ -278,7 +283,7 @@ func (a action) do(b Backend) error {
 
 // applyErr words a failed change: the operation, the link, the reason.
 func applyErr(op string, a action, err error) error {
-	who := a.name + nsSuffix(a.ns)
+	who := a.name + nsSuffix(a.shown)
 	where := "this network namespace"
 	if a.ns != "" {
 		where = fmt.Sprintf("network namespace %q", a.ns)
@@ -300,7 +305,7 @@ func applyErr(op string, a action, err error) error {
 	var ae *amtlink.Error
 	if errors.As(err, &ae) && ae.Name != "" {
 		// "create amtg: kernel: ..." names the link already.
-		return runErrf("%s%s: %s", op, nsSuffix(a.ns), oneLine(err))
+		return runErrf("%s%s: %s", op, nsSuffix(a.shown), oneLine(err))
 	}
 	return runErrf("%s %s: %s", op, who, oneLine(err))
 }
@@ -321,14 +326,14 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 		}
 		for i := range have {
 			if !named[have[i].Name] {
-				plan = append(plan, action{kind: actDelete, ns: ns.name, name: have[i].Name, old: &have[i]})
+				plan = append(plan, action{kind: actDelete, ns: ns.name, shown: ns.shown, name: have[i].Name, old: &have[i]})
 			}
 		}
 	}
 	for _, l := range ns.links {
 		cur := byName[l.spec.Name]
 		if cur == nil {
-			plan = append(plan, action{kind: actCreate, ns: ns.name, name: l.spec.Name, spec: l.spec})
+			plan = append(plan, action{kind: actCreate, ns: ns.name, shown: ns.shown, name: l.spec.Name, spec: l.spec})
 			continue
 		}
 		if d := diffAMT(l, cur); len(d) > 0 {
@@ -340,13 +345,13 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 			if l.mstr == nil {
 				s.Master = cur.Master
 			}
-			plan = append(plan, action{kind: actReplace, ns: ns.name, name: l.spec.Name, spec: s, old: cur,
+			plan = append(plan, action{kind: actReplace, ns: ns.name, shown: ns.shown, name: l.spec.Name, spec: s, old: cur,
 				diffs: append(d, diffGeneric(l, cur, nil)...)})
 			continue
 		}
 		var ch amtlink.Change
 		if d := diffGeneric(l, cur, &ch); len(d) > 0 {
-			plan = append(plan, action{kind: actSet, ns: ns.name, name: l.spec.Name, ch: ch, diffs: d})
+			plan = append(plan, action{kind: actSet, ns: ns.name, shown: ns.shown, name: l.spec.Name, ch: ch, diffs: d})
 		}
 	}
 	return plan

@@ -62,7 +62,9 @@ func addBatch(root *cobra.Command, o *options) {
 // long as they come before the command) into the double-dash form pflag
 // parses.
 func batchArgs(args []string) []string {
-	out := append([]string(nil), args...)
+	// Never nil: cobra reads os.Args when given nil.
+	out := make([]string, len(args))
+	copy(out, args)
 	for i := 0; i < len(out); i++ {
 		switch a := out[i]; {
 		case a == "-force" || strings.HasPrefix(a, "-batch="):
