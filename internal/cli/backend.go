@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
@@ -84,27 +83,19 @@ func (b *amtlinkBackend) Close() error {
 	return err
 }
 
-// Interfaces implements Inspector for the current namespace only, with the
-// standard library; see the report: amtlink does not (yet) list devices and
-// addresses of another namespace.
+// Interfaces implements Inspector with amtlink's Devices: one link dump and
+// one address dump in the backend's namespace, so add's warnings and the
+// completion of dev and master work with -n too.
 func (b *amtlinkBackend) Interfaces() ([]Interface, error) {
-	if b.netns != "" {
-		return nil, errNoInspect
-	}
-	ifs, err := net.Interfaces()
+	devs, err := b.Devices()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Interface, 0, len(ifs))
-	for _, ifi := range ifs {
-		it := Interface{Name: ifi.Name, Up: ifi.Flags&net.FlagUp != 0}
-		addrs, err := ifi.Addrs()
-		if err == nil {
-			for _, a := range addrs {
-				if p, err := netip.ParsePrefix(a.String()); err == nil {
-					it.Addrs = append(it.Addrs, p.Addr().Unmap())
-				}
-			}
+	out := make([]Interface, 0, len(devs))
+	for _, d := range devs {
+		it := Interface{Name: d.Name, Up: d.Up()}
+		for _, p := range d.Addrs {
+			it.Addrs = append(it.Addrs, p.Addr())
 		}
 		out = append(out, it)
 	}

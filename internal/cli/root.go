@@ -44,6 +44,10 @@ const rootExample = `  # a relay and a gateway that discovers it
   # in a named network namespace (ip netns add gw), as JSON
   amtctl -n gw show -j -p
 
+  # change the state, MTU or master in place; watch what happens
+  amtctl set amtg mtu 1400 master br0 up
+  amtctl -n gw monitor
+
   amtctl del amtg
 
   # shell completion of keywords, modes, devices, links and namespaces
@@ -74,6 +78,7 @@ func NewRootCommand(open Opener) *cobra.Command {
 
 	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
 	root.AddCommand(newApplyCommand(o))
+	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
 	addBatch(root, o)
 	return root
 }

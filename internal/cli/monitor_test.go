@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// watchFake is the fake Backend plus Watch: it replays events, then either
+// returns err or, with block, waits until monitor is told to stop.
+type watchFake struct {
+	*fake
+	events  []amtlink.Event
+	err     error
+	block   bool
+	opts    []amtlink.WatchOptions
+	stopped bool // Watch saw its context end
+}
+
+func (w *watchFake) open(netns string) (Backend, error) {
+	if _, err := w.fake.open(netns); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *watchFake) Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error {
+	w.opts = append(w.opts, opt)
+	if opt.Ready != nil {
+		opt.Ready()
+	}
+	for _, e := range w.events {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if w.block {
+		select {
+		case <-ctx.Done():
+			w.stopped = true
+			return nil
+		case <-time.After(30 * time.Second):
+			return errors.New("watchFake: not stopped within 30s")
+		}
+	}
+	return w.err
+}
+
+func runWatch(t *testing.T, w *watchFake, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Execute(NewRootCommand(w.open), args, &out, &errb)
+	if w.closed != len(w.opened) {
+		t.Errorf("backend opened %d times, closed %d times", len(w.opened), w.closed)
+	}
+	return code, out.String(), errb.String()
+}
+
+// sampleEvents is one of each event, on the sample links.
+func sampleEvents() []amtlink.Event {
+	links := sampleLinks()
+	relay, gw, gw2 := links[0], links[1], links[2]
+	at := time.Date(2026, 11, 25, 4, 5, 6, 789000000, time.UTC)
+	up := gw
+	up.Flags |= unix.IFF_UP
+	a := netip.MustParseAddr
+	return []amtlink.Event{
+		{Type: amtlink.EventCreated, Link: gw, Time: at},
+		{Type: amtlink.EventCreated, Link: relay, Time: at},
+		{Type: amtlink.EventUp, Link: up, Time: at},
+		{Type: amtlink.EventRelayDiscovered, Link: up, Remote: a("10.0.0.1"), Time: at},
+		{Type: amtlink.EventRelayChanged, Link: up, Remote: a("10.0.0.9"), Previous: a("10.0.0.1"), Time: at},
+		{Type: amtlink.EventRelayLost, Link: up, Previous: a("10.0.0.9"), Time: at},
+		{Type: amtlink.EventDown, Link: gw, Time: at},
+		{Type: amtlink.EventCreated, Link: gw2, Time: at}, // lower device in another namespace
+		{Type: amtlink.EventDeleted, Link: gw, Time: at},
+	}
+}
+
+func TestMonitorText(t *testing.T) {
+	w := &watchFake{fake: newFake(), events: sampleEvents()}
+	code, out, errOut := runWatch(t, w, "monitor")
+	if code != 0 || errOut != "" {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+	want := `created amtg gateway local 10.0.0.2 dev veth-g
+created amtr relay local 10.0.0.1 dev veth-r
+up amtg
+relay-discovered amtg 10.0.0.1
+relay-changed amtg 10.0.0.9 (was 10.0.0.1)
+relay-lost amtg (was 10.0.0.9)
+down amtg
+created amtg2 gateway local 10.0.0.3 dev ifindex 9
+deleted amtg
+`
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("monitor output (-want +got):\n%s", diff)
+	}
+	if len(w.opts) != 1 || w.opts[0].PollInterval != amtlink.DefaultPollInterval {
+		t.Errorf("Watch options %+v, want the default poll interval", w.opts)
+	}
+}
+
+func TestMonitorJSON(t *testing.T) {
+	w := &watchFake{fake: newFake(), events: sampleEvents()}
+	code, out, errOut := runWatch(t, w, "-n", "gw", "monitor", "-j", "--interval", "1s")
+	if code != 0 || errOut != "" {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(w.events) {
+		t.Fatalf("%d lines for %d events:\n%s", len(lines), len(w.events), out)
+	}
+	var got []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not one JSON object: %v", l, err)
+		}
+		got = append(got, m)
+	}
+	const ts = "2026-11-25T04:05:06.789Z"
+	gw := func(event string, up bool, extra map[string]any) map[string]any {
+		m := map[string]any{"time": ts, "event": event, "ifindex": float64(6), "ifname": "amtg", "mode": "gateway",
+			"local": "10.0.0.2", "discovery": "10.0.0.1", "dev": "veth-g", "up": up}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	want := []map[string]any{
+		gw("created", false, nil),
+		{"time": ts, "event": "created", "ifindex": float64(5), "ifname": "amtr", "mode": "relay", "local": "10.0.0.1", "dev": "veth-r", "up": true},
+		gw("up", true, nil),
+		gw("relay-discovered", true, map[string]any{"remote": "10.0.0.1"}),
+		gw("relay-changed", true, map[string]any{"remote": "10.0.0.9", "previous": "10.0.0.1"}),
+		gw("relay-lost", true, map[string]any{"previous": "10.0.0.9"}),
+		gw("down", false, nil),
+		{"time": ts, "event": "created", "ifindex": float64(7), "ifname": "amtg2", "mode": "gateway", "local": "10.0.0.3",
+			"discovery": "10.0.0.1", "dev": "ifindex 9", "up": true},
+		gw("deleted", false, nil),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("monitor -j (-want +got):\n%s", diff)
+	}
+	if len(w.opts) != 1 || w.opts[0].PollInterval != time.Second {
+		t.Errorf("Watch options %+v, want PollInterval 1s", w.opts)
+	}
+	if diff := cmp.Diff([]string{"gw"}, w.opened); diff != "" {
+		t.Errorf("namespaces opened (-want +got):\n%s", diff)
+	}
+}
+
+// TestMonitorSignals: SIGINT and SIGTERM end monitor with exit status 0.
+func TestMonitorSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			w := &watchFake{fake: newFake(), events: sampleEvents()[:1], block: true}
+			old := monitorReady
+			t.Cleanup(func() { monitorReady = old })
+			// monitor is listening for the signals by the time Watch
+			// is ready.
+			monitorReady = func() {
+				if err := syscall.Kill(os.Getpid(), sig); err != nil {
+					t.Errorf("kill: %v", err)
+				}
+			}
+			code, out, errOut := runWatch(t, w, "monitor")
+			if code != 0 || errOut != "" || out != "created amtg gateway local 10.0.0.2 dev veth-g\n" {
+				t.Errorf("code %d stdout %q stderr %q; want 0, the event, no error", code, out, errOut)
+			}
+			if !w.stopped {
+				t.Errorf("Watch was not stopped through its context")
+			}
+		})
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+func TestMonitorErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		err  error
+		code int
+		want []string
+	}{
+		{"interval too short", words("monitor --interval 1ms"), nil, 2, []string{"--interval 1ms: too short", "10ms or more"}},
+		{"interval negative", words("monitor --interval -1s"), nil, 2, []string{"--interval -1s: too short"}},
+		{"interval not a duration", words("monitor --interval fast"), nil, 2, []string{`invalid argument "fast" for "--interval"`}},
+		{"arguments", words("monitor amtg"), nil, 2, []string{`monitor takes no arguments, got "amtg"`}},
+		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EPERM}, 1, []string{"monitor: permission denied", "run as root"}},
+		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EBADF}, 1, []string{"monitor: watch: bad file descriptor"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &watchFake{fake: newFake(), err: tc.err}
+			code, out, errOut := runWatch(t, w, tc.args...)
+			if code != tc.code || out != "" {
+				t.Errorf("exit %d stdout %q, want %d and nothing", code, out, tc.code)
+			}
+			checkOneLine(t, errOut, tc.want)
+			if tc.code == ExitUsage && len(w.opened) != 0 {
+				t.Errorf("usage error, yet the backend was opened")
+			}
+		})
+	}
+
+	w := &watchFake{fake: newFake(), events: sampleEvents()}
+	var errb bytes.Buffer
+	code := Execute(NewRootCommand(w.open), []string{"monitor"}, failWriter{}, &errb)
+	if code != 1 {
+		t.Errorf("monitor with a broken stdout: exit %d, want 1", code)
+	}
+	checkOneLine(t, errb.String(), []string{"monitor: writing output", "broken pipe"})
+}
+
+func TestMonitorHelp(t *testing.T) {
+	w := &watchFake{fake: newFake()}
+	code, out, _ := runWatch(t, w, "monitor", "--help")
+	for _, s := range []string{"--interval", "default 200ms", "no notification", "relay-discovered NAME ADDR", "SIGTERM"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("monitor --help lacks %q", s)
+		}
+	}
+	if code != 0 || len(w.opened) != 0 {
+		t.Errorf("monitor --help: code %d, opened %d backends", code, len(w.opened))
+	}
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/spf13/cobra"
+)
+
+const setUsage = "amtctl set NAME [up|down] [mtu N] [master BR|nomaster]"
+
+// setWords are the generic link words set understands, in the order help
+// and errors list them.
+var setWords = []string{"up", "down", "mtu", "master", "nomaster"}
+
+// amtOnlyWords are the add keywords set cannot change: they are AMT
+// attributes (plus the lower device, IFLA_AMT_LINK), fixed at creation
+// because the kernel's AMT driver has no changelink.
+var amtOnlyWords = map[string]bool{
+	"mode": true, "local": true, "discovery": true, "dev": true, "relay_port": true,
+	"gateway_port": true, "max_tunnels": true, "remote": true, "type": true,
+}
+
+// parseSet turns "NAME word [value] ..." into the link name and a Change,
+// checked completely, so that nothing reaches the kernel unless every word
+// is acceptable.
+func parseSet(args []string) (string, amtlink.Change, error) {
+	var ch amtlink.Change
+	if len(args) == 0 {
+		return "", ch, usagef("set needs a link name; usage: %s", setUsage)
+	}
+	if args[0] == "dev" && len(args) > 1 {
+		// "ip link set dev NAME ..." pasted as is.
+		args = args[1:]
+	}
+	name := args[0]
+	if isHelp(name) {
+		return "", ch, errHelpKeyword
+	}
+	if err := checkDevName("name", name); err != nil {
+		return "", ch, err
+	}
+	if isSetWord(name) || amtOnlyWords[name] {
+		return "", ch, usagef("%q is a set keyword, so the link name is missing; give the name first: %s", name, setUsage)
+	}
+	seen := map[string]string{} // setting -> the word that gave it
+	for i := 1; i < len(args); i++ {
+		w := args[i]
+		if isHelp(w) {
+			return "", ch, errHelpKeyword
+		}
+		if strings.HasPrefix(w, "-") && len(w) > 1 {
+			return "", ch, usagef("flag %q must come before the link name; write: amtctl %s ... set NAME ...", w, strings.SplitN(w, "=", 2)[0])
+		}
+		if amtOnlyWords[w] {
+			return "", ch, noChangelink(name, w)
+		}
+		if !isSetWord(w) {
+			return "", ch, usagef("unknown keyword %q for set; expected one of: %s", w, strings.Join(setWords, ", "))
+		}
+		// up/down and master/nomaster are one setting each.
+		key := w
+		switch w {
+		case "down":
+			key = "up"
+		case "nomaster":
+			key = "master"
+		}
+		if prev, dup := seen[key]; dup {
+			if prev == w {
+				return "", ch, usagef("%q given twice; give it once", w)
+			}
+			return "", ch, usagef("%q and %q contradict each other; give one of them", prev, w)
+		}
+		seen[key] = w
+		switch w {
+		case "up", "down":
+			up := w == "up"
+			ch.Up = &up
+		case "nomaster":
+			none := ""
+			ch.Master = &none
+		case "mtu", "master":
+			if i+1 >= len(args) {
+				if w == "mtu" {
+					return "", ch, usagef(`"mtu" needs a value: a number from 68 to 65535, such as 1400`)
+				}
+				return "", ch, usagef(`"master" needs a value: a bridge or VRF device name such as br0 (or use "nomaster" to detach)`)
+			}
+			i++
+			v := args[i]
+			if w == "mtu" {
+				n, err := parseMTU(v)
+				if err != nil {
+					return "", ch, err
+				}
+				ch.MTU = &n
+				continue
+			}
+			if err := checkDevName("master", v); err != nil {
+				return "", ch, err
+			}
+			if v == name {
+				return "", ch, usagef("master %q is the link itself; name a bridge or VRF device such as br0", v)
+			}
+			ch.Master = &v
+		}
+	}
+	if ch.IsZero() {
+		return "", ch, usagef("set %s needs something to change: up, down, mtu N, master BR or nomaster; usage: %s", name, setUsage)
+	}
+	return name, ch, nil
+}
+
+func isSetWord(w string) bool {
+	for _, s := range setWords {
+		if s == w {
+			return true
+		}
+	}
+	return false
+}
+
+// noChangelink explains why an AMT attribute cannot be set, and how to
+// change it anyway.
+func noChangelink(name, word string) error {
+	if word == "remote" {
+		return usagef(`"remote" is read-only: a gateway learns its relay through discovery; to point %s at another relay, recreate it with another "discovery ADDR": amtctl del %s, then amtctl add %s ... (or edit it in a file for amtctl apply)`, name, name, name)
+	}
+	return usagef(`%q cannot be changed on an existing link: the kernel's AMT driver has no changelink; recreate the link: amtctl del %s, then amtctl add %s ... %s ... (or edit it in a file for amtctl apply, which recreates it)`, word, name, name, word)
+}
+
+func newSetCommand(o *options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "set NAME [up|down] [mtu N] [master BR|nomaster]",
+		Short: "Change an AMT link's state, MTU or master (iproute2 keywords)",
+		Long: `Change the generic attributes of an existing AMT link, as "ip link set" does:
+
+  up | down        bring the link up or down
+  mtu N            set its MTU (68 to 65535, at most the lower device's MTU
+                   minus the AMT headers)
+  master BR        enslave it to bridge or VRF BR
+  nomaster         detach it from its master
+
+Several may be given at once; they go to the kernel in one request. Every
+word is checked before anything is sent. "dev NAME" is accepted in place of
+NAME, so "ip link set dev NAME ..." lines paste unchanged.
+
+The AMT attributes (mode, local, discovery, dev, relay_port, gateway_port,
+max_tunnels) are fixed when the link is created: the kernel's AMT driver has
+no changelink. To change one, delete the link and add it again, or describe
+the links in a file and let "amtctl apply" recreate what differs. amtctl set
+refuses links of other kinds.`,
+		Example: `  amtctl set amtg up
+  amtctl set amtg mtu 1400 master br0 up
+  amtctl -n gw set amtg down nomaster`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: o.completeSet,
+		RunE: func(c *cobra.Command, args []string) error {
+			name, ch, err := parseSet(args)
+			if errors.Is(err, errHelpKeyword) {
+				return c.Help()
+			}
+			if err != nil {
+				return err
+			}
+			return o.runSet(c, name, ch)
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+func (o *options) runSet(c *cobra.Command, name string, ch amtlink.Change) error {
+	b, err := o.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	st, ok := b.(linkSetter)
+	if !ok {
+		return runErrf("set %s: this backend cannot change links in place", name)
+	}
+	l, err := st.Set(name, ch)
+	if err != nil {
+		return setError(name, ch, o.netns, err)
+	}
+	if o.json && l != nil {
+		return o.printJSON(c, []amtlink.Link{*l})
+	}
+	return nil
+}
+
+// setError turns a Set failure into one line with a fix, by errors.Is
+// categories only.
+func setError(name string, ch amtlink.Change, netns string, err error) error {
+	where := "this network namespace"
+	if netns != "" {
+		where = fmt.Sprintf("network namespace %q", netns)
+	}
+	switch {
+	case errors.Is(err, amtlink.ErrNotAMT):
+		return runErrf("set %s: %s is not an amt link; amtctl set changes amt links only (use ip link set for others)", name, name)
+	case errors.Is(err, os.ErrPermission):
+		return runErrf("set %s: permission denied; run as root or with CAP_NET_ADMIN", name)
+	case errors.Is(err, os.ErrNotExist):
+		if ch.Master != nil && *ch.Master != "" {
+			return runErrf("set %s: link %q or master %q not found in %s; check the names (amtctl show, ip link show)", name, name, *ch.Master, where)
+		}
+		return runErrf("set %s: no amt link %q in %s; see amtctl show", name, name, where)
+	case errors.Is(err, amtlink.ErrNotSupported) && ch.Master != nil && *ch.Master != "":
+		return runErrf("set %s: master %q cannot take ports (%v); use a bridge, bond or VRF", name, *ch.Master, err)
+	}
+	var ae *amtlink.Error
+	if errors.As(err, &ae) {
+		return runErr(err) // names the operation, the link and the kernel's reason
+	}
+	return runErr(fmt.Errorf("set %s: %w", name, err))
+}
+
+// completeSet completes set: amt link names for NAME, device names after
+// master, and otherwise the words not used yet.
+func (o *options) completeSet(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) == 0 {
+		return o.completeLinkNames(c, args, toComplete)
+	}
+	if last := args[len(args)-1]; last == "master" {
+		return filterPrefix(o.deviceNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
+	} else if last == "mtu" {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	used := map[string]bool{}
+	for _, w := range args[1:] {
+		switch w {
+		case "up", "down":
+			used["up"], used["down"] = true, true
+		case "master", "nomaster":
+			used["master"], used["nomaster"] = true, true
+		default:
+			used[w] = true
+		}
+	}
+	var rest []string
+	for _, w := range setWords {
+		if !used[w] {
+			rest = append(rest, w)
+		}
+	}
+	return filterPrefix(rest, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
