@@ -9,7 +9,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BUILD)/amtctl ./cmd/amtctl
+	CGO_ENABLED=0 $(GO) build -buildvcs=true -o $(BUILD)/amtctl ./cmd/amtctl
 
 ## test: vet and unit tests on the host, then every test as root inside a VM on each kernel
 ## (6.1 and 6.12; `make test KERNEL=6.12` picks one).
