@@ -4,12 +4,17 @@ KERNEL  ?= 6.1 6.12
 BUILD   := .build
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test vet unit kernel-test demo fuzz bench lint clean vm-shell
+.PHONY: all build man test vet unit kernel-test demo fuzz bench lint clean vm-shell
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -buildvcs=true -o $(BUILD)/amtctl ./cmd/amtctl
+
+## man: one man page per command (.build/man/amtctl.1, amtctl-add.1, ...), generated from the
+## command tree; dated by the last commit, so the same tree gives the same pages.
+man:
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./internal/tools/genman -o $(BUILD)/man
 
 ## test: vet and unit tests on the host, then every test as root inside a VM on each kernel
 ## (6.1 and 6.12; `make test KERNEL=6.12` picks one).
