@@ -8,6 +8,8 @@
 //	        [master BR] [mtu N] [up]
 //	amtctl [-n NETNS] [-j [-p]] show [NAME]     (aliases: list, ls)
 //	amtctl [-n NETNS] del NAME                  (alias: delete)
+//	amtctl [-n NETNS] apply -f FILE|- [--prune] [--dry-run]
+//	amtctl [-n NETNS] [-j [-p]] -batch FILE|- [-force]
 //	amtctl version
 //	amtctl completion bash|zsh|fish|powershell
 //
@@ -33,6 +35,15 @@
 // once a gateway has discovered its relay), so jq filters carry over:
 //
 //	amtctl -n gw show -j | jq -r '.[0].linkinfo.info_data.remote'
+//
+// "apply" makes the links match a YAML or JSON file (a "links:" list whose
+// keys are add's keywords, plus netns and up): it checks the whole file
+// first, then creates what is missing, deletes and re-creates a link whose
+// AMT attributes differ (the kernel cannot change them in place), sets up,
+// mtu and master in place and, with --prune, deletes the amt links the file
+// does not name. A second apply prints "no changes". "-batch FILE" runs one
+// command per line, as "ip -batch" does, over one netlink socket per
+// namespace; "amtctl: line N: ..." names the failing line.
 //
 // Exit status: 0 success; 1 the request was well formed but failed (the
 // kernel refused it, no such link, device or namespace, permission denied,
