@@ -295,12 +295,15 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 		return err
 	}
 	defer b.Close()
-	for _, w := range warnings(b, s) {
-		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
-	}
+	// Read the devices before the link exists; warn only once it does,
+	// so that a failure stays the one line it should be.
+	ws := warnings(b, s)
 	l, err := b.Create(s)
 	if err != nil {
 		return createError(s, o.netns, err)
+	}
+	for _, w := range ws {
+		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
 	}
 	if o.json && l != nil {
 		return o.printJSON(c, []amtlink.Link{*l})
