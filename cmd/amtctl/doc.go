@@ -1,4 +1,4 @@
-// Command amtctl creates, shows and deletes Linux AMT (RFC 7450 Automatic
+// Command amtctl creates, shows, changes, watches and deletes Linux AMT (RFC 7450 Automatic
 // Multicast Tunneling) links, with iproute2's words and JSON.
 //
 // Usage:
@@ -8,6 +8,8 @@
 //	        [master BR] [mtu N] [up]
 //	amtctl [-n NETNS] [-j [-p]] show [NAME]     (aliases: list, ls)
 //	amtctl [-n NETNS] del NAME                  (alias: delete)
+//	amtctl [-n NETNS] [-j [-p]] set NAME [up|down] [mtu N] [master BR|nomaster]
+//	amtctl [-n NETNS] [-j] monitor [--interval D]
 //	amtctl [-n NETNS] apply -f FILE|- [--prune] [--dry-run]
 //	amtctl [-n NETNS] [-j [-p]] -batch FILE|- [-force]
 //	amtctl version
@@ -44,6 +46,27 @@
 // does not name. A second apply prints "no changes". "-batch FILE" runs one
 // command per line, as "ip -batch" does, over one netlink socket per
 // namespace; "amtctl: line N: ..." names the failing line.
+//
+// "set" changes a link in place, as "ip link set" does: up or down, mtu,
+// master or nomaster, several at once in one request. The AMT attributes
+// (mode, local, discovery, dev, ports, max_tunnels) cannot be changed: the
+// kernel's AMT driver has no changelink, and set says so and how to do it
+// instead (del and add again, or apply).
+//
+// "monitor" prints one line per event on the namespace's AMT links until
+// SIGINT or SIGTERM (exit status 0):
+//
+//	created amtg gateway local 10.0.0.2 dev veth-g
+//	up amtg
+//	relay-discovered amtg 10.0.0.1
+//	down amtg
+//	relay-lost amtg (was 10.0.0.1)
+//	deleted amtg
+//
+// or, with -j, one JSON object per line ({"time":...,"event":
+// "relay-discovered","ifname":"amtg","remote":"10.0.0.1",...}). The kernel
+// sends no notification when a gateway finds its relay, so while gateways
+// exist monitor polls them every --interval (default 200ms).
 //
 // Exit status: 0 success; 1 the request was well formed but failed (the
 // kernel refused it, no such link, device or namespace, permission denied,
