@@ -31,6 +31,38 @@ func setupAMTSuite(t *testing.T) *amtSuite {
 	return s
 }
 
+// TestIntegrationPlumbing checks the harness itself, on any kernel with
+// multicast routing: it runs first, so that when an AMT case fails and this
+// passed, the fault is in AMT.
+func TestIntegrationPlumbing(t *testing.T) {
+	runSuite(t, setupPlumbing,
+		suiteCase[*plumbing]{"plumbing: IPv4 multicast across a routed hop", func(t *testing.T, p *plumbing) {
+			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group4, 4000))
+			snd := openSender(t, p.source, sourceV4.Addr(), "src_relay", netip.AddrPortFrom(group4, 4000))
+			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag(false))
+		}},
+		suiteCase[*plumbing]{"plumbing: IPv6 multicast across a routed hop", func(t *testing.T, p *plumbing) {
+			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group6, 6000))
+			snd := openSender(t, p.source, sourceV6.Addr(), "src_relay", netip.AddrPortFrom(group6, 6000))
+			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag(true))
+		}},
+		suiteCase[*plumbing]{"plumbing: IPv4 source-specific join filters sources", func(t *testing.T, p *plumbing) {
+			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group4, 4002), sourceV4.Addr())
+			good := openSender(t, p.source, sourceV4.Addr(), "src_relay", netip.AddrPortFrom(group4, 4002))
+			bad := openSender(t, p.source, sourceV4b.Addr(), "src_relay", netip.AddrPortFrom(group4, 4002))
+			expectDelivery(t, good, rcv, deliveryTimeout, p.diag(false))
+			expectSilence(t, bad, good, rcv, 20, deliveryTimeout)
+		}},
+		suiteCase[*plumbing]{"plumbing: IPv6 source-specific join filters sources", func(t *testing.T, p *plumbing) {
+			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group6, 6002), sourceV6.Addr())
+			good := openSender(t, p.source, sourceV6.Addr(), "src_relay", netip.AddrPortFrom(group6, 6002))
+			bad := openSender(t, p.source, sourceV6b.Addr(), "src_relay", netip.AddrPortFrom(group6, 6002))
+			expectDelivery(t, good, rcv, deliveryTimeout, p.diag(true))
+			expectSilence(t, bad, good, rcv, 20, deliveryTimeout)
+		}},
+	)
+}
+
 // TestIntegrationAMT runs amt.sh's cases, in amt.sh's order and with its
 // names, on amt.sh's topology.
 func TestIntegrationAMT(t *testing.T) {

@@ -20,6 +20,36 @@
 // MRT/MRT6 socket options, as smcroute would, on raw sockets held open until
 // the test ends. No external program is run.
 //
+// # Cases
+//
+// TestIntegrationPlumbing checks the harness on any kernel with multicast
+// routing (no AMT): IPv4 and IPv6 multicast, any-source and source-specific,
+// across the relay as a plain multicast router.
+//
+// TestIntegrationAMT is amt.sh, with its case names: amt discovery, IPv4 and
+// IPv6 amt multicast forwarding, IPv4 and IPv6 amt traffic forwarding
+// torture (-amt.torture-bytes each, then forwarding again and a kernel log
+// free of warnings, BUGs and call traces).
+//
+// Beyond amt.sh: TestIntegrationAMTMembership (IGMPv2, IGMPv3 source-specific,
+// MLDv1, MLDv2 source-specific joins; whether the relay tunnels data from
+// sources the gateway did not ask for; whether leaving stops the tunnelled
+// data), TestIntegrationAMTTwoGateways, TestIntegrationAMTMaxTunnels and
+// TestIntegrationAMTLifecycle (relay deleted and re-created; lower device
+// deleted).
+//
+// Waits are bounded polls (netlink, sockets, an AF_PACKET tap on the
+// tunnel's underlay), never fixed sleeps; a failure says what never happened
+// and what the devices had counted.
+//
+// # Known driver issues
+//
+// A case that finds the driver doing what a known issue of drivers/net/amt.c
+// describes prints [XFAIL] (kselftest's expected failure: not counted as a
+// failure) and, under go test, is skipped with the issue and what was
+// observed. A kernel that fixes the issue makes the case pass. The issues
+// are the knownIssue constants in membership_test.go.
+//
 // # Running
 //
 // As root on a kernel with the AMT driver:
@@ -32,8 +62,9 @@
 //	./amt_selftest                        # one "TEST: name  [ OK ]" line per case
 //	./amt_selftest -amt.torture-bytes=1073741824   # amt.sh's 1 GiB torture
 //
-// Standalone, the binary exits like a kselftest: 0 when every case passed,
-// 1 when one failed, 4 when every case was skipped. Without root or the AMT
+// Standalone, the binary exits like a kselftest: 0 when every case passed
+// (or failed as expected), 1 when one failed, 4 when every case was skipped.
+// Under go test a skip is a pass, as go test knows no other. Without root or the AMT
 // driver the cases skip with the reason; with AMTCTL_REQUIRE_KERNEL=1 (set by
 // scripts/vm) such a skip is a failure instead.
 //

@@ -86,6 +86,33 @@ type udpPacket struct {
 // packets and everything that is not UDP, until deadline.
 func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 	for {
+		b, err := t.nextRaw(deadline)
+		if err != nil {
+			return nil, err
+		}
+		if p := parseUDP(b); p != nil {
+			return p, nil
+		}
+	}
+}
+
+// igmpType returns the IGMP message type of an IPv4 packet carrying IGMP
+// (0x16 IGMPv2 report, 0x22 IGMPv3 report, ...) and its source, or ok false.
+func igmpType(b []byte) (typ uint8, src netip.Addr, ok bool) {
+	if len(b) < 20 || b[0]>>4 != 4 || b[9] != unix.IPPROTO_IGMP {
+		return 0, netip.Addr{}, false
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < 20 || len(b) <= ihl {
+		return 0, netip.Addr{}, false
+	}
+	return b[ihl], netip.AddrFrom4([4]byte(b[12:16])), true
+}
+
+// nextRaw returns the next L3 packet the device received (outgoing ones
+// skipped), until deadline. The slice is valid until the next call.
+func (t *tap) nextRaw(deadline time.Time) ([]byte, error) {
+	for {
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			return nil, os.ErrDeadlineExceeded
@@ -111,9 +138,7 @@ func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		if p := parseUDP(t.buf[:m]); p != nil {
-			return p, nil
-		}
+		return t.buf[:m], nil
 	}
 }
 
