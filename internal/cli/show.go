@@ -8,11 +8,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/cobra"
 )
 
@@ -137,38 +135,16 @@ func writeJSON(w io.Writer, views []LinkView, pretty bool) error {
 // spaces between columns and no trailing blanks.
 func printTable(w io.Writer, links []amtlink.Link) error {
 	var buf bytes.Buffer
-	pad := tw.CellPadding{Global: tw.Padding{Left: "", Right: "  ", Overwrite: true}}
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Symbols: tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off, ShowHeader: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
-			},
-		})),
-		tablewriter.WithConfig(tablewriter.Config{
-			Header: tw.CellConfig{
-				Formatting: tw.CellFormatting{AutoFormat: tw.Off},
-				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-				Padding:    pad,
-			},
-			Row: tw.CellConfig{
-				Alignment: tw.CellAlignment{Global: tw.AlignLeft},
-				Padding:   pad,
-			},
-		}),
-	)
-	t.Header(tableHeader)
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	io.WriteString(tw, strings.Join(tableHeader, "\t")+"\n")
 	for _, v := range Views(links) {
-		if err := t.Append(v.row()); err != nil {
-			return runErr(fmt.Errorf("render table: %w", err))
-		}
+		io.WriteString(tw, strings.Join(v.row(), "\t")+"\n")
 	}
-	if err := t.Render(); err != nil {
+	if err := tw.Flush(); err != nil {
 		return runErr(fmt.Errorf("render table: %w", err))
 	}
 	var out strings.Builder
+	out.Grow(buf.Len())
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		out.WriteString(strings.TrimRight(line, " "))
 		out.WriteByte('\n')
