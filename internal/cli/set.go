@@ -56,7 +56,11 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 			return "", ch, usagef("flag %q must come before the link name; write: amtctl %s ... set NAME ...", w, strings.SplitN(w, "=", 2)[0])
 		}
 		if amtOnlyWords[w] {
-			return "", ch, noChangelink(name, w)
+			v := "VALUE"
+			if i+1 < len(args) {
+				v = args[i+1]
+			}
+			return "", ch, noChangelink(name, w, v)
 		}
 		if !isSetWord(w) {
 			return "", ch, usagef("unknown keyword %q for set; expected one of: %s", w, strings.Join(setWords, ", "))
@@ -126,11 +130,11 @@ func isSetWord(w string) bool {
 
 // noChangelink explains why an AMT attribute cannot be set, and how to
 // change it anyway.
-func noChangelink(name, word string) error {
+func noChangelink(name, word, value string) error {
 	if word == "remote" {
-		return usagef(`"remote" is read-only: a gateway learns its relay through discovery; to point %s at another relay, recreate it with another "discovery ADDR": amtctl del %s, then amtctl add %s ... (or edit it in a file for amtctl apply)`, name, name, name)
+		return usagef(`"remote" is read-only: a gateway learns its relay through discovery; to use another relay, re-create %s with "discovery ADDR" (amtctl del %s, then amtctl add %s ... discovery ADDR), or change discovery in a file for amtctl apply`, name, name, name)
 	}
-	return usagef(`%q cannot be changed on an existing link: the kernel's AMT driver has no changelink; recreate the link: amtctl del %s, then amtctl add %s ... %s ... (or edit it in a file for amtctl apply, which recreates it)`, word, name, name, word)
+	return usagef(`%q cannot be changed on an existing link: the kernel's AMT driver has no changelink; re-create it: amtctl del %s, then amtctl add %s ... %s %s (its other keywords as before, see amtctl show %s), or change it in a file for amtctl apply, which re-creates the link`, word, name, name, word, value, name)
 }
 
 func newSetCommand(o *options) *cobra.Command {

@@ -189,6 +189,11 @@ func events(t *testing.T, c *Client, opt WatchOptions) <-chan Event {
 // expect waits (bounded) for the next event and checks its type and link.
 func expect(t *testing.T, ch <-chan Event, typ EventType, name string) Event {
 	t.Helper()
+	return expectWithin(t, ch, 15*time.Second, typ, name)
+}
+
+func expectWithin(t *testing.T, ch <-chan Event, timeout time.Duration, typ EventType, name string) Event {
+	t.Helper()
 	select {
 	case e := <-ch:
 		if e.Type != typ || e.Link.Name != name {
@@ -196,8 +201,8 @@ func expect(t *testing.T, ch <-chan Event, typ EventType, name string) Event {
 		}
 		t.Logf("%s %s %s remote=%v previous=%v", e.Time.Format("15:04:05.000"), e.Type, e.Link.Name, e.Remote, e.Previous)
 		return e
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no %s event for %s within 15s", typ, name)
+	case <-time.After(timeout):
+		t.Fatalf("no %s event for %s within %v", typ, name, timeout)
 	}
 	return Event{}
 }
@@ -320,4 +325,50 @@ func TestIntegrationWatchNamespaceIsTheClients(t *testing.T) {
 		}
 	}
 	expect(t, chA, EventCreated, "amtva")
+}
+
+// TestIntegrationWatchRelayGone: the relay is deleted while the gateway is
+// up. No link of the gateway's namespace changes, so only polling can see
+// the gateway give up on it (after its request retries, some 30s) and find
+// it again once it is back.
+func TestIntegrationWatchRelayGone(t *testing.T) {
+	testenv.RequireAMT(t)
+	relayNS, gwNS := newTestNS(t), newTestNS(t)
+	relayNS.addVeth(t, "vr", "vg", gwNS)
+	relayNS.addAddr(t, "vr", "10.0.0.1/24")
+	gwNS.addAddr(t, "vg", "10.0.0.2/24")
+	relayNS.up(t, "vr")
+	gwNS.up(t, "vg")
+	relay := Spec{Name: "amtr", Dev: "vr", Up: true, AMT: ifla.AMT{
+		Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("10.0.0.1"),
+	}}
+	if _, err := relayNS.c.Create(relay); err != nil {
+		t.Fatalf("Create relay: %v", err)
+	}
+	ch := events(t, gwNS.c, WatchOptions{})
+	if _, err := gwNS.c.Create(Spec{Name: "amtg", Dev: "vg", Up: true, AMT: ifla.AMT{
+		Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("10.0.0.2"), Discovery: netip.MustParseAddr("10.0.0.1"),
+	}}); err != nil {
+		t.Fatalf("Create gateway: %v", err)
+	}
+	expect(t, ch, EventCreated, "amtg")
+	expect(t, ch, EventUp, "amtg")
+	expect(t, ch, EventRelayDiscovered, "amtg")
+
+	if err := relayNS.c.Delete("amtr"); err != nil {
+		t.Fatalf("Delete relay: %v", err)
+	}
+	gone := time.Now()
+	e := expectWithin(t, ch, 120*time.Second, EventRelayLost, "amtg")
+	t.Logf("relay-lost %v after the relay was deleted", e.Time.Sub(gone).Round(time.Millisecond))
+	if e.Previous != netip.MustParseAddr("10.0.0.1") || !e.Link.Up() {
+		t.Errorf("relay-lost: previous %v, up %v; want 10.0.0.1 and still up", e.Previous, e.Link.Up())
+	}
+
+	if _, err := relayNS.c.Create(relay); err != nil {
+		t.Fatalf("Create relay again: %v", err)
+	}
+	back := time.Now()
+	e = expectWithin(t, ch, 120*time.Second, EventRelayDiscovered, "amtg")
+	t.Logf("relay-discovered %v after the relay came back", e.Time.Sub(back).Round(time.Millisecond))
 }

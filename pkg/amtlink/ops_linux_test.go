@@ -182,7 +182,7 @@ func TestSpecValidate(t *testing.T) {
 
 // addrMsg encodes an RTM_NEWADDR payload as the kernel's inet_fill_ifaddr
 // does (IFA_ADDRESS, then IFA_LOCAL for IPv4).
-func addrMsg(t *testing.T, index uint32, p netip.Prefix, peer netip.Addr) []byte {
+func addrMsg(t testing.TB, index uint32, p netip.Prefix, peer netip.Addr) []byte {
 	b := make([]byte, unix.SizeofIfAddrmsg)
 	b[0] = unix.AF_INET
 	if p.Addr().Is6() {
