@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -371,4 +373,61 @@ func TestIntegrationWatchRelayGone(t *testing.T) {
 	back := time.Now()
 	e = expectWithin(t, ch, 120*time.Second, EventRelayDiscovered, "amtg")
 	t.Logf("relay-discovered %v after the relay came back", e.Time.Sub(back).Round(time.Millisecond))
+}
+
+// TestIntegrationWatchUnprivileged: watching the current namespace needs no
+// privilege. Watch cannot ask the kernel for the socket's namespace then
+// (SIOCGSKNS needs CAP_NET_ADMIN) and must still subscribe where the Client
+// is. The test runs its own binary again as user nobody.
+func TestIntegrationWatchUnprivileged(t *testing.T) {
+	if os.Getenv("AMTLINK_TEST_WATCH_CHILD") == "1" {
+		c, err := Dial(nil)
+		if err != nil {
+			t.Fatalf("child: Dial: %v", err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		ready := false
+		err = c.Watch(ctx, WatchOptions{Ready: func() { ready = true }}, func(Event) error { return nil })
+		if err != nil || !ready {
+			t.Fatalf("child (uid %d): Watch: %v, ready %v", os.Getuid(), err, ready)
+		}
+		return
+	}
+	testenv.RequireRoot(t)
+	// A copy nobody can execute: the build directory is private.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "amtlink-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	exe := dir + "/amtlink.test"
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestIntegrationWatchUnprivileged$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AMTLINK_TEST_WATCH_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			testenv.Skip(t, "cannot run the test binary as nobody: %v", err)
+		}
+		t.Fatalf("child as nobody: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "PASS") {
+		t.Fatalf("child as nobody did not pass:\n%s", out)
+	}
 }
