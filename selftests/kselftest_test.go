@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,9 @@ func TestMain(m *testing.M) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
+		if name, ok := current.Load().(string); ok && name != "" {
+			printResult(name, statusFail, 0)
+		}
 		fmt.Fprintf(os.Stdout, "# %v: tearing down the namespaces and exiting\n", s)
 		closeAllForSignal()
 		os.Exit(ksftFail)
@@ -150,11 +154,17 @@ func runSuite[E any](t *testing.T, setup func(t *testing.T) E, cases ...suiteCas
 	}
 }
 
+// current is the name of the case running now ("" between cases), so that
+// an interrupted run still prints a result line for it.
+var current atomic.Value
+
 // runCase runs fn as subtest name and prints its kselftest line once it has
 // finished, cleanups included.
 func runCase(t *testing.T, name string, fn func(t *testing.T)) bool {
 	t.Helper()
 	ran, skipped, expected := false, false, false
+	current.Store(name)
+	defer current.Store("")
 	start := time.Now()
 	ok := t.Run(name, func(t *testing.T) {
 		ran = true
