@@ -179,7 +179,7 @@ func TestApplyWithoutPruneKeepsOthers(t *testing.T) {
 
 func TestApplyJSONFromStdin(t *testing.T) {
 	f := newFake()
-	in := `{"links": [{"name": "amtr", "mode": "relay", "local": "10.0.0.1", "dev": "eth0", "max_tunnels": 16, "up": true}]}`
+	in := `{"links": [{"name": "amtr", "mode": "relay", "local": "10.0.0.1", "dev": "eth0", "max_tunnels": 16, "up": "true"}]}`
 	code, out, errOut := runWith(t, f.open, in, "apply", "-f", "-")
 	if code != 0 || errOut != "" {
 		t.Fatalf("code %d stderr %q", code, errOut)

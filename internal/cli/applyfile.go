@@ -219,8 +219,10 @@ func (l *fileLink) set(key string, v *yaml.Node) error {
 		l.netns = v.Value
 		return nil
 	case "up":
+		// A YAML or JSON boolean; "true" and "false" in quotes too, but
+		// not YAML 1.1's yes/no/on/off, which YAML 1.2 reads as strings.
 		b, err := strconv.ParseBool(v.Value)
-		if v.Tag != "!!bool" || err != nil {
+		if (v.Tag != "!!bool" && v.Value != "true" && v.Value != "false") || err != nil {
 			return &ifla.FieldError{Field: "up", Value: v.Value, Reason: "not true or false", Fix: "write up: true or up: false (or leave it out to keep the link's state)"}
 		}
 		l.up = &b
