@@ -39,25 +39,25 @@ func TestIntegrationPlumbing(t *testing.T) {
 		suiteCase[*plumbing]{"plumbing: IPv4 multicast across a routed hop", func(t *testing.T, p *plumbing) {
 			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group4, 4000))
 			snd := openSender(t, p.source, sourceV4.Addr(), "src_relay", netip.AddrPortFrom(group4, 4000))
-			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag(false))
+			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag())
 		}},
 		suiteCase[*plumbing]{"plumbing: IPv6 multicast across a routed hop", func(t *testing.T, p *plumbing) {
 			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group6, 6000))
 			snd := openSender(t, p.source, sourceV6.Addr(), "src_relay", netip.AddrPortFrom(group6, 6000))
-			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag(true))
+			expectDelivery(t, snd, rcv, deliveryTimeout, p.diag())
 		}},
 		suiteCase[*plumbing]{"plumbing: IPv4 source-specific join filters sources", func(t *testing.T, p *plumbing) {
 			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group4, 4002), sourceV4.Addr())
 			good := openSender(t, p.source, sourceV4.Addr(), "src_relay", netip.AddrPortFrom(group4, 4002))
 			bad := openSender(t, p.source, sourceV4b.Addr(), "src_relay", netip.AddrPortFrom(group4, 4002))
-			expectDelivery(t, good, rcv, deliveryTimeout, p.diag(false))
+			expectDelivery(t, good, rcv, deliveryTimeout, p.diag())
 			expectSilence(t, bad, good, rcv, 20, deliveryTimeout)
 		}},
 		suiteCase[*plumbing]{"plumbing: IPv6 source-specific join filters sources", func(t *testing.T, p *plumbing) {
 			rcv := openReceiver(t, p.listener, "l_gw", netip.AddrPortFrom(group6, 6002), sourceV6.Addr())
 			good := openSender(t, p.source, sourceV6.Addr(), "src_relay", netip.AddrPortFrom(group6, 6002))
 			bad := openSender(t, p.source, sourceV6b.Addr(), "src_relay", netip.AddrPortFrom(group6, 6002))
-			expectDelivery(t, good, rcv, deliveryTimeout, p.diag(true))
+			expectDelivery(t, good, rcv, deliveryTimeout, p.diag())
 			expectSilence(t, bad, good, rcv, 20, deliveryTimeout)
 		}},
 	)

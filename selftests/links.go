@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
@@ -106,14 +105,6 @@ func (n *netns) up(names ...string) error {
 		if err := n.setLink(name, unix.IFF_UP, unix.IFF_UP, nil); err != nil {
 			return fmt.Errorf("%s: set %s up: %w", n.name, name, err)
 		}
-	}
-	return nil
-}
-
-// down sets a link administratively down.
-func (n *netns) down(name string) error {
-	if err := n.setLink(name, 0, unix.IFF_UP, nil); err != nil {
-		return fmt.Errorf("%s: set %s down: %w", n.name, name, err)
 	}
 	return nil
 }
@@ -236,9 +227,4 @@ func (n *netns) linkStats(name string) (rtnetlink.LinkStats64, error) {
 		return rtnetlink.LinkStats64{}, fmt.Errorf("%s: %s: kernel sent no IFLA_STATS64", n.name, name)
 	}
 	return *l.Attributes.Stats64, nil
-}
-
-// isNotExist reports whether err says a link is absent.
-func isNotExist(err error) bool {
-	return errors.Is(err, errNoLink) || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV)
 }

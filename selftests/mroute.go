@@ -23,7 +23,6 @@ const (
 	mrtInit   = mrtBase     // MRT_INIT: activate the kernel mroute code
 	mrtAddVIF = mrtBase + 2 // MRT_ADD_VIF
 	mrtAddMFC = mrtBase + 4 // MRT_ADD_MFC
-	mrtDelMFC = mrtBase + 5 // MRT_DEL_MFC
 
 	maxVIFs        = 32  // MAXVIFS
 	viffUseIfindex = 0x8 // VIFF_USE_IFINDEX: vifc_lcl_ifindex instead of an address
@@ -35,7 +34,6 @@ const (
 	mrt6Init   = mrt6Base     // MRT6_INIT
 	mrt6AddMIF = mrt6Base + 2 // MRT6_ADD_MIF
 	mrt6AddMFC = mrt6Base + 4 // MRT6_ADD_MFC
-	mrt6DelMFC = mrt6Base + 5 // MRT6_DEL_MFC
 
 	ifSetSize = 256 // IF_SETSIZE
 	nIFBits   = 32  // NIFBITS: bits in one if_mask (__u32)
@@ -222,15 +220,6 @@ func (m *mrouter) vif(name string) (uint16, error) {
 // least 2: the kernel forwards only when it exceeds the interface threshold,
 // 1, and decrements it on the way out.
 func (m *mrouter) route(source, group netip.Addr, iif string, oifs ...string) error {
-	return m.mfc(true, source, group, iif, oifs...)
-}
-
-// unroute removes the (source, group) entry.
-func (m *mrouter) unroute(source, group netip.Addr, iif string) error {
-	return m.mfc(false, source, group, iif)
-}
-
-func (m *mrouter) mfc(add bool, source, group netip.Addr, iif string, oifs ...string) error {
 	if source.Is6() != m.v6 || group.Is6() != m.v6 {
 		return fmt.Errorf("%s: multicast route (%s, %s) does not match the router's family", m.ns.name, source, group)
 	}
@@ -255,28 +244,16 @@ func (m *mrouter) mfc(add bool, source, group netip.Addr, iif string, oifs ...st
 		for _, o := range outs {
 			c.IfSet[o/nIFBits] |= 1 << (o % nIFBits)
 		}
-		opt := mrt6AddMFC
-		if !add {
-			opt = mrt6DelMFC
-		}
-		err = setsockoptStruct(m.fd, unix.IPPROTO_IPV6, opt, &c)
+		err = setsockoptStruct(m.fd, unix.IPPROTO_IPV6, mrt6AddMFC, &c)
 	} else {
 		c := mfcctl{Origin: source.As4(), Mcastgrp: group.As4(), Parent: in}
 		for _, o := range outs {
 			c.TTLs[o] = 1 // forward when TTL > 1
 		}
-		opt := mrtAddMFC
-		if !add {
-			opt = mrtDelMFC
-		}
-		err = setsockoptStruct(m.fd, unix.IPPROTO_IP, opt, &c)
+		err = setsockoptStruct(m.fd, unix.IPPROTO_IP, mrtAddMFC, &c)
 	}
 	if err != nil {
-		verb := "add"
-		if !add {
-			verb = "delete"
-		}
-		return fmt.Errorf("%s: %s multicast route (%s, %s) iif %s oifs %v: %w", m.ns.name, verb, source, group, iif, oifs, err)
+		return fmt.Errorf("%s: add multicast route (%s, %s) iif %s oifs %v: %w", m.ns.name, source, group, iif, oifs, err)
 	}
 	return nil
 }

@@ -112,23 +112,6 @@ func (n *netns) writeSysctl(key, value string) error {
 	return nil
 }
 
-// readSysctl reads a sysctl inside the namespace.
-func (n *netns) readSysctl(key string) (string, error) {
-	var b []byte
-	err := n.Do(func() error {
-		var err error
-		b, err = os.ReadFile("/proc/sys/" + sysctlPath(key))
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("%s: read sysctl %s: %w", n.name, key, err)
-	}
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return string(b), nil
-}
-
 // sysctlPath turns net.ipv4.conf.l_gw.force_igmp_version into
 // net/ipv4/conf/l_gw/force_igmp_version. Device names in our topologies
 // contain no dots, so the plain replacement is exact.

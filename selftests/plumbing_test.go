@@ -41,8 +41,8 @@ func setupPlumbing(t *testing.T) *plumbing {
 	return &plumbing{tp}
 }
 
-// plumbingDiag reports what the relay's multicast routing counted.
-func (p *plumbing) diag(v6 bool) func() string {
+// diag reports what the relay's multicast routing counted.
+func (p *plumbing) diag() func() string {
 	return func() string {
 		in, _ := p.relay.linkStats("relay_src")
 		out, _ := p.relay.linkStats("relay_gw")
