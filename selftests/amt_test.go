@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/amtctl/amtctl/internal/testenv"
 )
 
 // amtSuite is the environment of the amt.sh cases: the topology and the
@@ -19,7 +17,7 @@ type amtSuite struct {
 }
 
 func setupAMTSuite(t *testing.T) *amtSuite {
-	testenv.RequireAMT(t) // before anything that needs root
+	requireAMT(t) // before anything that needs root
 	s := &amtSuite{}
 	k, err := openKmsg()
 	if err != nil {

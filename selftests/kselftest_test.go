@@ -113,6 +113,38 @@ func printResult(name string, s status, took time.Duration) {
 	}
 }
 
+// reasonTB records why testenv skipped or failed a suite's setup, so that
+// the kselftest output, which shows no test log, can say it.
+type reasonTB struct {
+	testing.TB
+	reason *string
+}
+
+func (r reasonTB) Skipf(format string, args ...any) {
+	*r.reason = "SKIP: " + fmt.Sprintf(format, args...)
+	r.TB.Skipf(format, args...)
+}
+
+func (r reasonTB) Fatalf(format string, args ...any) {
+	*r.reason = "FAIL: " + fmt.Sprintf(format, args...)
+	r.TB.Fatalf(format, args...)
+}
+
+// setupReason is what the running suite's prerequisites said, if anything.
+var setupReason string
+
+// requireAMT is testenv.RequireAMT for a suite's setup.
+func requireAMT(t *testing.T) {
+	t.Helper()
+	testenv.RequireAMT(reasonTB{TB: t, reason: &setupReason})
+}
+
+// requireRoot is testenv.RequireRoot for a suite's setup.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	testenv.RequireRoot(reasonTB{TB: t, reason: &setupReason})
+}
+
 // suiteCase is one named case run against a shared environment E.
 type suiteCase[E any] struct {
 	name string
@@ -127,9 +159,13 @@ func runSuite[E any](t *testing.T, setup func(t *testing.T) E, cases ...suiteCas
 	t.Helper()
 	ready := false
 	start := time.Now()
+	setupReason = ""
 	defer func() {
 		if ready {
 			return
+		}
+		if setupReason != "" {
+			fmt.Printf("# %s\n", setupReason)
 		}
 		// setup ended the test (Skip, Fatal, or a panic on its way up).
 		s := statusFail

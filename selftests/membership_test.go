@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/amtctl/amtctl/internal/testenv"
 )
 
 // Cases beyond amt.sh about group membership: each IGMP/MLD version the
@@ -53,7 +51,7 @@ type mcastSuite struct {
 }
 
 func setupMembership(t *testing.T) *mcastSuite {
-	testenv.RequireAMT(t)
+	requireAMT(t)
 	s := &mcastSuite{amtTopology: newAMTTopology(t, amtOptions{})}
 	S1, S2 := sourceV4.Addr(), sourceV4b.Addr()
 	S1v6, S2v6 := sourceV6.Addr(), sourceV6b.Addr()

@@ -23,6 +23,7 @@ type plumbing struct {
 }
 
 func setupPlumbing(t *testing.T) *plumbing {
+	requireRoot(t)
 	tp := newBaseTopology(t)
 	G, S := tp.gateway, tp.source
 	for _, err := range []error{

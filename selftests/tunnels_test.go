@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/amtctl/amtctl/internal/testenv"
 )
 
 // Cases beyond amt.sh about tunnels: several gateways, the relay's tunnel
@@ -25,7 +23,7 @@ type kmsgSuite struct {
 
 func setupKmsgSuite(o amtOptions) func(t *testing.T) *kmsgSuite {
 	return func(t *testing.T) *kmsgSuite {
-		testenv.RequireAMT(t)
+		requireAMT(t)
 		k, err := openKmsg()
 		if err != nil {
 			t.Fatalf("kernel log: %v", err)
