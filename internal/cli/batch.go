@@ -10,6 +10,7 @@ import (
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // batchOptions are the root's -batch and -force flags.
@@ -168,6 +169,9 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 			err = runErr(fmt.Errorf("-batch: close: %w", cerr))
 		}
 	}()
+	tree := NewRootCommand(cache.get)
+	// Shell completion makes no sense in a batch.
+	tree.CompletionOptions.DisableDefaultCmd = true
 	var global []string
 	if o.netns != "" {
 		global = append(global, "--netns", o.netns)
@@ -190,7 +194,7 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 		}
 		ran++
 		if err == nil {
-			err = o.runBatchLine(c, cache, append(append([]string(nil), global...), words...))
+			err = o.runBatchLine(c, tree, append(append([]string(nil), global...), words...))
 		}
 		if err == nil {
 			continue
@@ -211,9 +215,11 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 	return nil
 }
 
-// runBatchLine runs one command of a batch with the namespace cache as its
-// Opener.
-func (o *options) runBatchLine(c *cobra.Command, cache *nsCache, args []string) error {
+// runBatchLine runs one command of a batch on tree, the command tree every
+// line shares (its Opener is the namespace cache). Building a tree per line
+// was most of amtctl's own cost per line; instead every flag the previous
+// line set is put back to its default first.
+func (o *options) runBatchLine(c, tree *cobra.Command, args []string) error {
 	for _, a := range batchArgs(args) {
 		if a == "--batch" || a == "-b" || strings.HasPrefix(a, "--batch=") {
 			return usagef("-batch inside a batch file; run the other file as its own batch")
@@ -222,12 +228,42 @@ func (o *options) runBatchLine(c *cobra.Command, cache *nsCache, args []string) 
 			break
 		}
 	}
-	cmd := NewRootCommand(cache.get)
-	cmd.SetArgs(args)
-	cmd.SetOut(c.OutOrStdout())
-	cmd.SetErr(c.ErrOrStderr())
-	cmd.SetIn(c.InOrStdin())
-	return cmd.Execute()
+	if err := resetFlags(tree); err != nil {
+		return runErr(fmt.Errorf("-batch: %w", err))
+	}
+	tree.SetArgs(args)
+	tree.SetOut(c.OutOrStdout())
+	tree.SetErr(c.ErrOrStderr())
+	tree.SetIn(c.InOrStdin())
+	return tree.Execute()
+}
+
+// resetFlags puts every flag of c and its subcommands that a previous run
+// set back to its default.
+func resetFlags(c *cobra.Command) error {
+	var err error
+	reset := func(f *pflag.Flag) {
+		if !f.Changed || err != nil {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			err = sv.Replace(nil)
+		} else {
+			err = f.Value.Set(f.DefValue)
+		}
+		if err != nil {
+			err = fmt.Errorf("reset flag --%s: %w", f.Name, err)
+		}
+		f.Changed = false
+	}
+	c.Flags().VisitAll(reset)
+	c.PersistentFlags().VisitAll(reset)
+	for _, sub := range c.Commands() {
+		if rerr := resetFlags(sub); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // splitBatchLine splits a batch line as ip's batch mode does: words at

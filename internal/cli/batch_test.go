@@ -146,3 +146,33 @@ func TestBatchArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchFlagsDoNotLeak checks that a flag one line sets is back to its
+// default on the next: the lines share one command tree.
+func TestBatchFlagsDoNotLeak(t *testing.T) {
+	cur, gw := newFake(), newFake()
+	m := multiFake{"": cur, "gw": gw}
+	file := writeFile(t, "l.yaml", "links:\n  - {name: amtn, mode: relay, local: 10.0.0.1, dev: eth0, relay_port: 2300}\n")
+	in := "-n gw -j add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0\n" +
+		"add amtr mode relay local 10.0.0.1 dev eth0\n" +
+		"-j show\n" +
+		"show\n" +
+		"apply -f " + file + " --dry-run\n" +
+		"apply -f " + file + "\n"
+	code, out, errOut := runWith(t, m.open, in, "-batch", "-")
+	if code != 0 || errOut != "" {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 || !strings.HasPrefix(lines[0], `[{"ifindex"`) || !strings.Contains(lines[0], `"amtg"`) ||
+		!strings.HasPrefix(lines[1], `[{"ifindex"`) || !strings.Contains(lines[1], `"amtr"`) ||
+		!strings.HasPrefix(lines[2], "NAME") || !strings.HasPrefix(lines[3], "amtr ") {
+		t.Errorf("stdout:\n%s\nwant: JSON of amtg (add -j), JSON of amtr (show -j), then a table of amtr (show)", out)
+	}
+	if cur.find("amtn") < 0 {
+		t.Errorf("--dry-run leaked to the next apply: links %+v", cur.links)
+	}
+	if gw.find("amtg") < 0 || cur.find("amtr") < 0 || gw.find("amtr") >= 0 {
+		t.Errorf("-n gw leaked to the next line: gw %+v, current %+v", gw.links, cur.links)
+	}
+}
