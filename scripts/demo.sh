@@ -22,6 +22,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 cleanup() {
 	local rc=$?
 	say "Cleaning up: deleting the AMT links and both namespaces"
+	[[ -n ${MON_PID:-} ]] && kill "$MON_PID" 2>/dev/null || true
 	"$AMTCTL" -n "$GW_NS" del amtg 2>/dev/null || true
 	"$AMTCTL" -n "$RELAY_NS" del amtr 2>/dev/null || true
 	ip netns del "$GW_NS" 2>/dev/null || true
@@ -41,6 +42,18 @@ run ip -n "$GW_NS" addr add "$GW_IP/24" dev veth-g
 for ns in "$RELAY_NS" "$GW_NS"; do run ip -n "$ns" link set lo up; done
 run ip -n "$RELAY_NS" link set veth-r up
 run ip -n "$GW_NS" link set veth-g up
+
+say "Watching the gateway's namespace: amtctl -n $GW_NS monitor, in the background (its output is shown at the end)"
+MON_OUT=$(mktemp) MON_ERR=$(mktemp)
+"$AMTCTL" -n "$GW_NS" monitor >"$MON_OUT" 2>"$MON_ERR" &
+MON_PID=$!
+# monitor says on stderr when it watches; act only then (at most 10s).
+for ((i = 0; i < 50; i++)); do
+	grep -q 'monitoring amt links' "$MON_ERR" && break
+	kill -0 "$MON_PID" 2>/dev/null || fail "monitor ended early: $(cat "$MON_ERR")"
+	sleep 0.2
+done
+cat "$MON_ERR"
 
 say "Creating the relay: it listens on UDP 2268 at $RELAY_IP for gateways"
 run "$AMTCTL" -n "$RELAY_NS" add amtr mode relay local "$RELAY_IP" dev veth-r up
@@ -90,9 +103,39 @@ else
 	say "jq not installed: skipping the comparison with iproute2's JSON"
 fi
 
+say "Changing the gateway in place (amtctl set): down, then mtu 1400 and up in one request"
+run "$AMTCTL" -n "$GW_NS" set amtg down
+run "$AMTCTL" -n "$GW_NS" set amtg mtu 1400 up
+"$AMTCTL" -n "$GW_NS" show -j amtg | grep -q '"mtu":1400,' || fail "amtg does not report mtu 1400 after set"
+say "An AMT attribute cannot be set in place (the kernel has no changelink); amtctl says what to do instead"
+printf '$ %s\n' "$AMTCTL -n $GW_NS set amtg local 10.0.0.3"
+if "$AMTCTL" -n "$GW_NS" set amtg local 10.0.0.3; then fail "set local succeeded"; else echo "(exit status $?)"; fi
+
+say "Waiting (at most 20s) until monitor has seen the gateway rediscover its relay"
+for ((i = 0; i < 100; i++)); do
+	(($(grep -c '^relay-discovered amtg' "$MON_OUT") >= 2)) && break
+	sleep 0.2
+done
+
 say "Deleting both links"
 run "$AMTCTL" -n "$GW_NS" del amtg
 run "$AMTCTL" -n "$RELAY_NS" del amtr
+
+say "Stopping monitor with SIGINT; what it printed:"
+for ((i = 0; i < 50; i++)); do
+	grep -q '^deleted amtg' "$MON_OUT" && break
+	sleep 0.2
+done
+kill -INT "$MON_PID"
+mon_rc=0
+wait "$MON_PID" || mon_rc=$?
+cat "$MON_OUT"
+((mon_rc == 0)) || fail "monitor exited $mon_rc after SIGINT: $(cat "$MON_ERR")"
+for want in 'created amtg gateway local '"$GW_IP"' dev veth-g' 'up amtg' "relay-discovered amtg $RELAY_IP" \
+	'down amtg' "relay-lost amtg (was $RELAY_IP)" 'deleted amtg'; do
+	grep -qxF "$want" "$MON_OUT" || fail "monitor did not print: $want"
+done
+rm -f "$MON_OUT" "$MON_ERR"
 [[ $("$AMTCTL" -n "$GW_NS" show -j) == "[]" ]] || fail "amtg still listed after del"
 [[ $("$AMTCTL" -n "$RELAY_NS" show -j) == "[]" ]] || fail "amtr still listed after del"
 

@@ -46,7 +46,9 @@ With -j each event is one JSON object per line instead, e.g.
   {"time":"2026-01-02T15:04:05.123456789Z","event":"relay-discovered","ifindex":7,"ifname":"amtg","mode":"gateway","local":"10.0.0.2","discovery":"10.0.0.1","dev":"veth-g","up":true,"remote":"10.0.0.1"}
 ("previous" holds the old relay of relay-changed and relay-lost).
 
-Links that exist when monitor starts are not reported; their changes are.
+Once it watches, monitor says so on stderr ("amtctl: monitoring amt links
+in ..."); a script can wait for that line before it changes links. Links
+that exist when monitor starts are not reported; their changes are.
 created, deleted, up and down come from the kernel's link notifications as
 they happen. The kernel sends no notification when a gateway discovers,
 changes or loses its relay, so while gateway links exist monitor asks the
@@ -96,7 +98,18 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 		return runErrf("monitor: this backend cannot report link events")
 	}
 	out := c.OutOrStdout()
-	opt := amtlink.WatchOptions{PollInterval: interval, Ready: monitorReady}
+	where := "this network namespace"
+	if o.netns != "" {
+		where = fmt.Sprintf("network namespace %q", o.netns)
+	}
+	opt := amtlink.WatchOptions{PollInterval: interval, Ready: func() {
+		// Like tcpdump's "listening on": on stderr, so stdout stays
+		// events only, and a script can wait for it before it acts.
+		fmt.Fprintf(c.ErrOrStderr(), "amtctl: monitoring amt links in %s (gateways' relay polled every %s); stop with Ctrl-C\n", where, interval)
+		if monitorReady != nil {
+			monitorReady()
+		}
+	}}
 	err = w.Watch(ctx, opt, func(e amtlink.Event) error {
 		var err error
 		if o.json {
@@ -116,8 +129,9 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 	if errors.As(err, &re) {
 		return err
 	}
-	if errors.Is(err, os.ErrPermission) {
-		return runErrf("monitor: permission denied (%v); run as root", err)
+	var ae *amtlink.Error
+	if errors.As(err, &ae) {
+		return runErr(err) // "watch: ..." names the operation already
 	}
 	return runErr(fmt.Errorf("monitor: %w", err))
 }

@@ -151,8 +151,8 @@ func TestIntegrationMonitor(t *testing.T) {
 	}
 	select {
 	case code := <-m.done:
-		if code != 0 || m.errb.Len() != 0 {
-			t.Errorf("monitor after SIGINT: exit %d, stderr %q; want 0 and nothing", code, m.errb.String())
+		if want := status(`network namespace "`+pathG+`"`, 50*time.Millisecond); code != 0 || m.errb.String() != want {
+			t.Errorf("monitor after SIGINT: exit %d, stderr %q; want 0 and only %q", code, m.errb.String(), want)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("monitor still running 15s after SIGINT")
@@ -234,8 +234,8 @@ func TestIntegrationMonitorJSON(t *testing.T) {
 	cancel()
 	select {
 	case code := <-m.done:
-		if code != 0 || m.errb.Len() != 0 {
-			t.Errorf("monitor after cancel: exit %d, stderr %q", code, m.errb.String())
+		if want := status(`network namespace "`+pathG+`"`, 200*time.Millisecond); code != 0 || m.errb.String() != want {
+			t.Errorf("monitor after cancel: exit %d, stderr %q; want 0 and only %q", code, m.errb.String(), want)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("monitor still running 15s after its context ended")

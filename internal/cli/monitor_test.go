@@ -37,6 +37,9 @@ func (w *watchFake) open(netns string) (Backend, error) {
 
 func (w *watchFake) Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error {
 	w.opts = append(w.opts, opt)
+	if w.err != nil && len(w.events) == 0 {
+		return w.err // as the real Watch fails: before it is ready
+	}
 	if opt.Ready != nil {
 		opt.Ready()
 	}
@@ -67,6 +70,11 @@ func runWatch(t *testing.T, w *watchFake, args ...string) (int, string, string) 
 	return code, out.String(), errb.String()
 }
 
+// status is the line monitor prints on stderr once it watches.
+func status(where string, interval time.Duration) string {
+	return "amtctl: monitoring amt links in " + where + " (gateways' relay polled every " + interval.String() + "); stop with Ctrl-C\n"
+}
+
 // sampleEvents is one of each event, on the sample links.
 func sampleEvents() []amtlink.Event {
 	links := sampleLinks()
@@ -91,7 +99,7 @@ func sampleEvents() []amtlink.Event {
 func TestMonitorText(t *testing.T) {
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "monitor")
-	if code != 0 || errOut != "" {
+	if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) {
 		t.Fatalf("code %d stderr %q", code, errOut)
 	}
 	want := `created amtg gateway local 10.0.0.2 dev veth-g
@@ -115,7 +123,7 @@ deleted amtg
 func TestMonitorJSON(t *testing.T) {
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "-n", "gw", "monitor", "-j", "--interval", "1s")
-	if code != 0 || errOut != "" {
+	if code != 0 || errOut != status(`network namespace "gw"`, time.Second) {
 		t.Fatalf("code %d stderr %q", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -177,7 +185,7 @@ func TestMonitorSignals(t *testing.T) {
 				}
 			}
 			code, out, errOut := runWatch(t, w, "monitor")
-			if code != 0 || errOut != "" || out != "created amtg gateway local 10.0.0.2 dev veth-g\n" {
+			if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) || out != "created amtg gateway local 10.0.0.2 dev veth-g\n" {
 				t.Errorf("code %d stdout %q stderr %q; want 0, the event, no error", code, out, errOut)
 			}
 			if !w.stopped {
@@ -203,8 +211,9 @@ func TestMonitorErrors(t *testing.T) {
 		{"interval negative", words("monitor --interval -1s"), nil, 2, []string{"--interval -1s: too short"}},
 		{"interval not a duration", words("monitor --interval fast"), nil, 2, []string{`invalid argument "fast" for "--interval"`}},
 		{"arguments", words("monitor amtg"), nil, 2, []string{`monitor takes no arguments, got "amtg"`}},
-		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EPERM}, 1, []string{"monitor: permission denied", "run as root"}},
-		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EBADF}, 1, []string{"monitor: watch: bad file descriptor"}},
+		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EPERM}, 1, []string{"watch: permission denied: needs root or CAP_NET_ADMIN"}},
+		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EBADF}, 1, []string{"watch: bad file descriptor"}},
+		{"other failure", words("monitor"), errors.New("boom"), 1, []string{"monitor: boom"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &watchFake{fake: newFake(), err: tc.err}
@@ -225,7 +234,12 @@ func TestMonitorErrors(t *testing.T) {
 	if code != 1 {
 		t.Errorf("monitor with a broken stdout: exit %d, want 1", code)
 	}
-	checkOneLine(t, errb.String(), []string{"monitor: writing output", "broken pipe"})
+	// The status line, then the error.
+	st := status("this network namespace", 200*time.Millisecond)
+	if !strings.HasPrefix(errb.String(), st) {
+		t.Errorf("stderr %q does not start with the status line", errb.String())
+	}
+	checkOneLine(t, strings.TrimPrefix(errb.String(), st), []string{"monitor: writing output", "broken pipe"})
 }
 
 func TestMonitorHelp(t *testing.T) {
