@@ -73,10 +73,14 @@ func (c *client) dialNotifications() (*netlink.Conn, error) {
 // which x/sys/unix does not define yet.
 const soNetnsCookie = 71
 
-// socketNetNS returns a new descriptor of the network namespace the
-// client's socket lives in (SIOCGSKNS), or -1 when that is the caller's
-// current namespace and the caller may not open it (SIOCGSKNS needs
-// CAP_NET_ADMIN, subscribing to notifications does not).
+// socketNetNS returns -1 when the client's socket lives in the caller's
+// current namespace (the notification socket is then opened right here,
+// which needs no privilege), else a new descriptor of the socket's namespace
+// (SIOCGSKNS, which needs CAP_NET_ADMIN there; entering it to open the
+// notification socket needs CAP_SYS_ADMIN, as Dial did).
+//
+// The two namespaces are compared by their cookies (SO_NETNS_COOKIE, Linux
+// 5.14+); on older kernels SIOCGSKNS is always used.
 func (c *client) socketNetNS() (int, error) {
 	rc, err := c.c.SyscallConn()
 	if err != nil {
@@ -85,27 +89,25 @@ func (c *client) socketNetNS() (int, error) {
 	nsfd, ioErr := -1, error(nil)
 	var cookie uint64
 	var cookieErr error
+	own, ownErr := currentNetNSCookie()
 	if err := rc.Control(func(fd uintptr) {
-		nsfd, ioErr = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
-		if ioErr != nil {
-			cookie, cookieErr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, soNetnsCookie)
+		cookie, cookieErr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, soNetnsCookie)
+		if ownErr == nil && cookieErr == nil && cookie == own {
+			return
 		}
+		nsfd, ioErr = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
 	}); err != nil {
 		return -1, fmt.Errorf("amtlink: the client's socket: %w", err)
 	}
-	if ioErr == nil {
+	switch {
+	case ownErr == nil && cookieErr == nil && cookie == own:
+		return -1, nil
+	case ioErr == nil:
 		return nsfd, nil
+	case errors.Is(ioErr, unix.EPERM):
+		return -1, fmt.Errorf("amtlink: watching another network namespace needs CAP_NET_ADMIN there: %w", ioErr)
 	}
-	if !errors.Is(ioErr, unix.EPERM) {
-		return -1, fmt.Errorf("amtlink: finding the client's network namespace (SIOCGSKNS): %w", ioErr)
-	}
-	// Not allowed to open it: fine if it is our own namespace.
-	if cookieErr == nil {
-		if own, err := currentNetNSCookie(); err == nil && own == cookie {
-			return -1, nil
-		}
-	}
-	return -1, fmt.Errorf("amtlink: watching another network namespace needs CAP_NET_ADMIN there: %w", ioErr)
+	return -1, fmt.Errorf("amtlink: finding the client's network namespace (SIOCGSKNS): %w", ioErr)
 }
 
 // currentNetNSCookie returns the namespace cookie of a throwaway socket in
