@@ -184,6 +184,11 @@ type WatchOptions struct {
 // If the kernel drops notifications because the reader fell behind
 // (ENOBUFS), Watch lists the links again and reports the differences.
 //
+// Watching the caller's own namespace needs no privilege. For another
+// namespace Watch asks the kernel which one the Client's socket is in
+// (SIOCGSKNS, which needs CAP_NET_ADMIN there) and opens its socket inside
+// it, as Dial does (CAP_SYS_ADMIN).
+//
 // fn is called from Watch's goroutine; it must not call Watch.
 func (c *Client) Watch(ctx context.Context, opt WatchOptions, fn func(Event) error) error {
 	return c.c.Watch(ctx, opt, fn)
