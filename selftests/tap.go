@@ -96,17 +96,41 @@ func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 	}
 }
 
-// igmpType returns the IGMP message type of an IPv4 packet carrying IGMP
-// (0x16 IGMPv2 report, 0x22 IGMPv3 report, ...) and its source, or ok false.
-func igmpType(b []byte) (typ uint8, src netip.Addr, ok bool) {
+// igmpMsg is an IGMP message as a tap saw it.
+type igmpMsg struct {
+	src     netip.Addr
+	typ     uint8        // 0x16 IGMPv2 report, 0x17 leave, 0x22 IGMPv3 report, ...
+	group   netip.Addr   // the group field (v1/v2 messages)
+	records []netip.Addr // the groups of an IGMPv3 report's records
+}
+
+// parseIGMP decodes an IPv4 packet carrying IGMP (RFC 2236, RFC 3376 §4.2).
+func parseIGMP(b []byte) (igmpMsg, bool) {
 	if len(b) < 20 || b[0]>>4 != 4 || b[9] != unix.IPPROTO_IGMP {
-		return 0, netip.Addr{}, false
+		return igmpMsg{}, false
 	}
 	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 || len(b) <= ihl {
-		return 0, netip.Addr{}, false
+	if ihl < 20 || len(b) < ihl+8 {
+		return igmpMsg{}, false
 	}
-	return b[ihl], netip.AddrFrom4([4]byte(b[12:16])), true
+	m := igmpMsg{src: netip.AddrFrom4([4]byte(b[12:16]))}
+	g := b[ihl:]
+	m.typ = g[0]
+	m.group = netip.AddrFrom4([4]byte(g[4:8]))
+	if m.typ == 0x22 {
+		n := int(binary.BigEndian.Uint16(g[6:8]))
+		rec := g[8:]
+		for i := 0; i < n && len(rec) >= 8; i++ {
+			auxWords, nsrcs := int(rec[1]), int(binary.BigEndian.Uint16(rec[2:4]))
+			m.records = append(m.records, netip.AddrFrom4([4]byte(rec[4:8])))
+			skip := 8 + 4*nsrcs + 4*auxWords
+			if len(rec) < skip {
+				break
+			}
+			rec = rec[skip:]
+		}
+	}
+	return m, true
 }
 
 // nextRaw returns the next L3 packet the device received (outgoing ones
