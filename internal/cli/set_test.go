@@ -183,3 +183,25 @@ func TestSetHelpAndCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestSetInBatch: set lines in -batch reach the namespace's shared backend,
+// and a refused one names its line.
+func TestSetInBatch(t *testing.T) {
+	gw := newFake()
+	gw.links = sampleLinks()
+	code, out, errOut := runWith(t, multiFake{"gw": gw}.open, "set amtg up mtu 1400\nset amtg2 nomaster\n", "-n", "gw", "-batch", "-")
+	if code != 0 || out != "" || errOut != "" {
+		t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
+	}
+	want := []setCall{
+		{Name: "amtg", Ch: amtlink.Change{Up: ifla.Ptr(true), MTU: ifla.Ptr[uint32](1400)}},
+		{Name: "amtg2", Ch: amtlink.Change{Master: ifla.Ptr("")}},
+	}
+	if diff := cmp.Diff(want, gw.sets); diff != "" {
+		t.Errorf("Set calls (-want +got):\n%s", diff)
+	}
+	code, _, errOut = runWith(t, multiFake{"gw": gw}.open, "set amtg up\nset amtg local 10.0.0.3\n", "-n", "gw", "-batch", "-")
+	if code == 0 || !strings.HasPrefix(errOut, "amtctl: line 2: ") || !strings.Contains(errOut, "no changelink") {
+		t.Errorf("batch with a bad set line: code %d stderr %q", code, errOut)
+	}
+}
