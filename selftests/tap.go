@@ -96,39 +96,85 @@ func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 	}
 }
 
-// igmpMsg is an IGMP message as a tap saw it.
-type igmpMsg struct {
+// Membership report types (RFC 2236, RFC 3376, RFC 2710, RFC 3810).
+const (
+	igmpV2Report = 0x16
+	igmpV3Report = 0x22
+	mldV1Report  = 131
+	mldV2Report  = 143
+)
+
+// membershipMsg is an IGMP or MLD message as a tap saw it.
+type membershipMsg struct {
 	src     netip.Addr
-	typ     uint8        // 0x16 IGMPv2 report, 0x17 leave, 0x22 IGMPv3 report, ...
-	group   netip.Addr   // the group field (v1/v2 messages)
-	records []netip.Addr // the groups of an IGMPv3 report's records
+	typ     uint8        // IGMP type, or ICMPv6 type for MLD
+	group   netip.Addr   // the group field of IGMPv1/v2 and MLDv1 messages
+	records []netip.Addr // the groups of an IGMPv3 / MLDv2 report's records
 }
 
-// parseIGMP decodes an IPv4 packet carrying IGMP (RFC 2236, RFC 3376 §4.2).
-func parseIGMP(b []byte) (igmpMsg, bool) {
-	if len(b) < 20 || b[0]>>4 != 4 || b[9] != unix.IPPROTO_IGMP {
-		return igmpMsg{}, false
+// parseMembership decodes an IPv4 packet carrying IGMP, or an IPv6 packet
+// carrying MLD after its hop-by-hop (router alert) header.
+func parseMembership(b []byte) (membershipMsg, bool) {
+	if len(b) < 1 {
+		return membershipMsg{}, false
 	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 || len(b) < ihl+8 {
-		return igmpMsg{}, false
-	}
-	m := igmpMsg{src: netip.AddrFrom4([4]byte(b[12:16]))}
-	g := b[ihl:]
-	m.typ = g[0]
-	m.group = netip.AddrFrom4([4]byte(g[4:8]))
-	if m.typ == 0x22 {
-		n := int(binary.BigEndian.Uint16(g[6:8]))
-		rec := g[8:]
-		for i := 0; i < n && len(rec) >= 8; i++ {
-			auxWords, nsrcs := int(rec[1]), int(binary.BigEndian.Uint16(rec[2:4]))
-			m.records = append(m.records, netip.AddrFrom4([4]byte(rec[4:8])))
-			skip := 8 + 4*nsrcs + 4*auxWords
-			if len(rec) < skip {
-				break
-			}
-			rec = rec[skip:]
+	var m membershipMsg
+	var g []byte
+	addrLen := 4
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < 20 || b[9] != unix.IPPROTO_IGMP {
+			return m, false
 		}
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || len(b) < ihl+8 {
+			return m, false
+		}
+		m.src = netip.AddrFrom4([4]byte(b[12:16]))
+		g = b[ihl:]
+		m.group = netip.AddrFrom4([4]byte(g[4:8]))
+	case 6:
+		if len(b) < 40 {
+			return m, false
+		}
+		m.src = netip.AddrFrom16([16]byte(b[8:24]))
+		next, rest := b[6], b[40:]
+		if next == 0 { // hop-by-hop options
+			if len(rest) < 8 || len(rest) < (int(rest[1])+1)*8 {
+				return m, false
+			}
+			next, rest = rest[0], rest[(int(rest[1])+1)*8:]
+		}
+		if next != unix.IPPROTO_ICMPV6 || len(rest) < 8 {
+			return m, false
+		}
+		g = rest
+		addrLen = 16
+		if len(g) >= 24 {
+			m.group = netip.AddrFrom16([16]byte(g[8:24]))
+		}
+	default:
+		return m, false
+	}
+	m.typ = g[0]
+	if m.typ != igmpV3Report && m.typ != mldV2Report {
+		return m, true
+	}
+	// v3/v2 reports: 4 bytes of type/reserved/checksum, 2 reserved, 2 count.
+	n := int(binary.BigEndian.Uint16(g[6:8]))
+	rec := g[8:]
+	for i := 0; i < n && len(rec) >= 4+addrLen; i++ {
+		auxWords, nsrcs := int(rec[1]), int(binary.BigEndian.Uint16(rec[2:4]))
+		if addrLen == 4 {
+			m.records = append(m.records, netip.AddrFrom4([4]byte(rec[4:8])))
+		} else {
+			m.records = append(m.records, netip.AddrFrom16([16]byte(rec[4:20])))
+		}
+		skip := 4 + addrLen + addrLen*nsrcs + 4*auxWords
+		if len(rec) < skip {
+			break
+		}
+		rec = rec[skip:]
 	}
 	return m, true
 }

@@ -1,0 +1,122 @@
+package selftests
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+// mkIPv4 builds an IPv4 header (no options unless opts) around payload.
+func mkIPv4(proto byte, src, dst string, opts, payload []byte) []byte {
+	ihl := 20 + len(opts)
+	b := make([]byte, ihl, ihl+len(payload))
+	b[0] = 0x40 | byte(ihl/4)
+	binary.BigEndian.PutUint16(b[2:4], uint16(ihl+len(payload)))
+	b[8], b[9] = 1, proto
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(b[12:16], s[:])
+	copy(b[16:20], d[:])
+	copy(b[20:], opts)
+	return append(b, payload...)
+}
+
+// mkIPv6 builds an IPv6 header around payload; hbh adds a router-alert
+// hop-by-hop header first.
+func mkIPv6(next byte, src, dst string, hbh bool, payload []byte) []byte {
+	b := make([]byte, 40)
+	b[0] = 0x60
+	b[6], b[7] = next, 1
+	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
+	copy(b[8:24], s[:])
+	copy(b[24:40], d[:])
+	if hbh {
+		b[6] = 0
+		b = append(b, next, 0, 5, 2, 0, 0, 1, 0) // router alert, PadN
+	}
+	b = append(b, payload...)
+	binary.BigEndian.PutUint16(b[4:6], uint16(len(b)-40))
+	return b
+}
+
+func udp(sport, dport uint16, payload []byte) []byte {
+	b := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint16(b[0:2], sport)
+	binary.BigEndian.PutUint16(b[2:4], dport)
+	binary.BigEndian.PutUint16(b[4:6], uint16(8+len(payload)))
+	return append(b, payload...)
+}
+
+func TestParseUDPAMTData(t *testing.T) {
+	inner := mkIPv4(17, "172.17.0.3", "232.1.1.3", nil, udp(40000, 4113, []byte("hello")))
+	amt := append([]byte{0x06, 0x00}, inner...) // version 0, type 6 (Multicast Data), reserved
+	outer := mkIPv4(17, "10.0.0.2", "10.0.0.1", nil, udp(amtPort, amtPort, amt))
+	p := parseUDP(outer)
+	if p == nil || p.inner == nil {
+		t.Fatalf("parseUDP(AMT data) = %+v, want a datagram with an inner one", p)
+	}
+	if got, want := p.inner.src, netip.MustParseAddr("172.17.0.3"); got != want {
+		t.Errorf("inner src = %v, want %v", got, want)
+	}
+	if p.inner.dport != 4113 || string(p.inner.payload) != "hello" {
+		t.Errorf("inner = port %d payload %q, want 4113 %q", p.inner.dport, p.inner.payload, "hello")
+	}
+
+	// An AMT Membership Query (type 4) has no inner datagram.
+	q := mkIPv4(17, "10.0.0.2", "10.0.0.1", nil, udp(amtPort, amtPort, append([]byte{0x04, 0}, inner...)))
+	if p := parseUDP(q); p == nil || p.inner != nil {
+		t.Errorf("parseUDP(AMT query) = %+v, want a datagram without an inner one", p)
+	}
+	// IPv6 inner, and a later IPv4 fragment (no UDP header to read).
+	inner6 := mkIPv6(17, "2001:db8:3::3", "ff0e::1:7", false, udp(40000, 6117, []byte("x")))
+	if p := parseUDP(mkIPv4(17, "10.0.0.2", "10.0.0.1", nil, udp(amtPort, amtPort, append([]byte{0x06, 0}, inner6...)))); p == nil || p.inner == nil || p.inner.dport != 6117 {
+		t.Errorf("parseUDP(AMT data, IPv6 inside) = %+v", p)
+	}
+	frag := mkIPv4(17, "172.17.0.2", "239.0.0.1", nil, []byte("middle of a datagram"))
+	binary.BigEndian.PutUint16(frag[6:8], 185) // offset 1480
+	if p := parseUDP(frag); p == nil || !p.laterFragment {
+		t.Errorf("parseUDP(later fragment) = %+v, want laterFragment", p)
+	}
+}
+
+func TestParseMembership(t *testing.T) {
+	ra := []byte{148, 4, 0, 0} // IPv4 router alert option
+	v2 := mkIPv4(2, "192.168.0.2", "239.1.1.2", ra, []byte{0x16, 0, 0, 0, 239, 1, 1, 2})
+	m, ok := parseMembership(v2)
+	if !ok || m.typ != igmpV2Report || m.group != netip.MustParseAddr("239.1.1.2") || m.src != netip.MustParseAddr("192.168.0.2") {
+		t.Errorf("IGMPv2 report: %+v %v", m, ok)
+	}
+
+	// IGMPv3 report with two records: IS_EX(239.1.1.2) with one source and
+	// one aux word, then ALLOW(232.1.1.3).
+	v3 := []byte{0x22, 0, 0, 0, 0, 0, 0, 2,
+		2, 1, 0, 1, 239, 1, 1, 2, 172, 17, 0, 2, 0xaa, 0xbb, 0xcc, 0xdd,
+		5, 0, 0, 0, 232, 1, 1, 3}
+	m, ok = parseMembership(mkIPv4(2, "192.168.0.2", "224.0.0.22", ra, v3))
+	want := []netip.Addr{netip.MustParseAddr("239.1.1.2"), netip.MustParseAddr("232.1.1.3")}
+	if !ok || m.typ != igmpV3Report || !slices.Equal(m.records, want) {
+		t.Errorf("IGMPv3 report: %+v %v, want records %v", m, ok, want)
+	}
+
+	g := netip.MustParseAddr("ff0e::1:6").As16()
+	v1 := append([]byte{131, 0, 0, 0, 0, 0, 0, 0}, g[:]...)
+	m, ok = parseMembership(mkIPv6(58, "fe80::1", "ff0e::1:6", true, v1))
+	if !ok || m.typ != mldV1Report || m.group != netip.MustParseAddr("ff0e::1:6") {
+		t.Errorf("MLDv1 report: %+v %v", m, ok)
+	}
+
+	mld2 := append([]byte{143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0}, g[:]...)
+	m, ok = parseMembership(mkIPv6(58, "fe80::1", "ff02::16", true, mld2))
+	if !ok || m.typ != mldV2Report || !slices.Equal(m.records, []netip.Addr{netip.MustParseAddr("ff0e::1:6")}) {
+		t.Errorf("MLDv2 report: %+v %v", m, ok)
+	}
+
+	// Truncated or unrelated packets are not membership messages, and a
+	// record count larger than the data never reads past it.
+	for _, b := range [][]byte{nil, {0x45}, mkIPv4(17, "1.2.3.4", "5.6.7.8", nil, udp(1, 2, nil)),
+		mkIPv4(2, "192.168.0.2", "224.0.0.22", ra, []byte{0x22, 0, 0, 0, 0, 0, 0xff, 0xff, 2, 0})} {
+		if m, ok := parseMembership(b); ok && len(m.records) > 0 {
+			t.Errorf("parseMembership(%x) = %+v", b, m)
+		}
+	}
+}
