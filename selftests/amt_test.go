@@ -163,8 +163,9 @@ func (s *amtSuite) torture(t *testing.T, src, group netip.Addr, port, checkPort 
 		defer close(recvDone)
 		for {
 			// After the sender is done, stop once the tunnel has been
-			// quiet for a second.
-			d, err := rcv.recv(time.Now().Add(time.Second))
+			// quiet for drainQuiet: what is still in flight by then
+			// arrives within milliseconds, even under emulation.
+			d, err := rcv.recv(time.Now().Add(drainQuiet))
 			if err != nil {
 				select {
 				case <-sendDone:
@@ -209,6 +210,10 @@ func (s *amtSuite) torture(t *testing.T, src, group netip.Addr, port, checkPort 
 	s.forward(t, src, group, checkPort)
 	s.checkKernelLog(t)
 }
+
+// drainQuiet is how long the torture's receiver waits for one more datagram
+// once the sender has finished.
+const drainQuiet = 250 * time.Millisecond
 
 // checkKernelLog fails the test if the kernel logged a warning, BUG, oops or
 // call trace since the suite started or the last check.
