@@ -139,4 +139,37 @@ rm -f "$MON_OUT" "$MON_ERR"
 [[ $("$AMTCTL" -n "$GW_NS" show -j) == "[]" ]] || fail "amtg still listed after del"
 [[ $("$AMTCTL" -n "$RELAY_NS" show -j) == "[]" ]] || fail "amtr still listed after del"
 
+say "The same two links as desired state, in both namespaces at once: amtctl apply"
+SPEC=$(mktemp --suffix=.yaml)
+cat >"$SPEC" <<EOF
+links:
+  - {name: amtr, netns: $RELAY_NS, mode: relay, local: $RELAY_IP, dev: veth-r, up: true}
+  - {name: amtg, netns: $GW_NS, mode: gateway, local: $GW_IP, discovery: $RELAY_IP, dev: veth-g, up: true}
+EOF
+cat "$SPEC"
+run "$AMTCTL" apply -f "$SPEC" --dry-run
+run "$AMTCTL" apply -f "$SPEC"
+run "$AMTCTL" apply -f "$SPEC"
+[[ $("$AMTCTL" apply -f "$SPEC") == "no changes" ]] || fail "a second apply changed something"
+
+say "Drift behind apply's back (relay deleted, gateway down); apply puts it back"
+run "$AMTCTL" -n "$RELAY_NS" del amtr
+run "$AMTCTL" -n "$GW_NS" set amtg down
+run "$AMTCTL" apply -f "$SPEC"
+[[ $("$AMTCTL" apply -f "$SPEC") == "no changes" ]] || fail "apply did not converge"
+
+say "A mistake in the file changes nothing: one line per problem, exit status 2"
+BAD="links: [{name: amtg, netns: $GW_NS, mode: gateway, local: $GW_IP, discovery: 10.0.0.300, dev: veth-g}]"
+printf '$ %s\n' "$AMTCTL apply -f - <<< '$BAD'"
+if "$AMTCTL" apply -f - <<<"$BAD"; then fail "apply took an invalid file"; else echo "(exit status $?)"; fi
+
+say "Deleting both with one batch (one netlink socket per namespace), as ip -batch does"
+rm -f "$SPEC"
+BATCH=$(mktemp --suffix=.batch)
+printf -- '-n %s del amtg\n-n %s del amtr\n' "$GW_NS" "$RELAY_NS" >"$BATCH"
+cat "$BATCH"
+run "$AMTCTL" -batch "$BATCH"
+rm -f "$BATCH"
+[[ $("$AMTCTL" -n "$GW_NS" show -j) == "[]" && $("$AMTCTL" -n "$RELAY_NS" show -j) == "[]" ]] || fail "links left after the batch"
+
 say "Demo complete"
