@@ -480,7 +480,7 @@ func (c *client) lookupIndex(op, linkName, field, dev string) (uint32, error) {
 
 func (c *client) Create(s Spec) (*Link, error) {
 	const op = "create"
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
 	// Names resolved here are remembered for the read-back.

@@ -28,6 +28,22 @@
 // *Error wrapping an *ifla.FieldError: one line naming the field and the fix.
 // Create never leaves a half-made link behind.
 //
+// # Changing and watching links
+//
+// The kernel's AMT driver has no changelink: an AMT link's mode, addresses,
+// ports and lower device are fixed at creation. Client.Set changes what can
+// change in place (up/down, MTU, master) in one request; Spec.Validate runs
+// Create's checks without sending anything, so a batch can be checked
+// first. Client.Devices lists every device of the namespace with its
+// addresses (for checks such as "is local an address of dev").
+//
+// Client.Watch reports created, deleted, up and down from the kernel's link
+// notifications (RTNLGRP_LINK, on a socket of its own in the Client's
+// namespace). The kernel sends nothing when a gateway discovers, changes or
+// loses its relay, so while gateway links exist Watch polls them, one
+// filtered dump per WatchOptions.PollInterval (default 200ms), for
+// relay-discovered, relay-changed and relay-lost.
+//
 // # Namespaces
 //
 // A Client talks to one network namespace for its whole life. Dial(nil) uses
