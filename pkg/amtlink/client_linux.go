@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -22,6 +23,9 @@ import (
 // connection from outside its package (STYLE §4, §5).
 type client struct {
 	c *netlink.Conn
+	// mu serialises requests on c: dumps are read outside c's own lock
+	// (see dump).
+	mu sync.Mutex
 }
 
 // newClient dials NETLINK_ROUTE, inside ns when it is not nil. The namespace
@@ -92,7 +96,7 @@ func (c *client) execute(op, name string, typ netlink.HeaderType, flags netlink.
 	if err != nil {
 		return nil, &Error{Op: op, Name: name, Err: err}
 	}
-	msgs, err := c.c.Execute(netlink.Message{
+	msgs, err := c.exec(netlink.Message{
 		Header: netlink.Header{Type: typ, Flags: flags},
 		Data:   b,
 	})
@@ -281,7 +285,7 @@ func (c *client) lookup(op, errName string, index uint32, name string) (uint32, 
 	}
 	b = append(b, 8, 0, iflaExtMask, 0)
 	b = binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
-	msgs, err := c.c.Execute(netlink.Message{
+	msgs, err := c.exec(netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
 		Data:   b,
 	})
@@ -427,25 +431,30 @@ func (c *client) List() ([]Link, error) {
 		Family:     unix.AF_UNSPEC,
 		Attributes: &rtnetlink.LinkAttributes{Info: &rtnetlink.LinkInfo{Kind: Kind}},
 	}
-	msgs, err := c.execute("list", "", unix.RTM_GETLINK, netlink.Request|netlink.Dump, req)
+	b, err := req.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nil, &Error{Op: "list", Err: err}
 	}
-	n := &names{c: c, op: "list"}
-	links := make([]Link, 0, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK {
-			continue
-		}
-		if !isAMTMessage(m.Data) {
+	var raws []*rawLink
+	err = c.dump(unix.RTM_GETLINK, b, func(m netlink.Message) error {
+		if m.Header.Type != unix.RTM_NEWLINK || !isAMTMessage(m.Data) {
 			// Not ours (an unfiltered dump): don't pay for decoding it,
 			// nor fail on it.
-			continue
+			return nil
 		}
 		r, err := decodeLink(m.Data)
 		if err != nil {
-			return nil, &Error{Op: "list", Err: err}
+			return &Error{Op: "list", Err: err}
 		}
+		raws = append(raws, r)
+		return nil
+	})
+	if err != nil {
+		return nil, dumpError("list", err)
+	}
+	n := &names{c: c, op: "list"}
+	links := make([]Link, 0, len(raws))
+	for _, r := range raws {
 		l, err := r.link(n)
 		if err != nil {
 			return nil, err

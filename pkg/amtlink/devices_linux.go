@@ -21,48 +21,42 @@ func (c *client) Devices() ([]Device, error) {
 	lreq[0] = unix.AF_UNSPEC
 	lreq = append(lreq, 8, 0, iflaExtMask, 0)
 	lreq = binary.NativeEndian.AppendUint32(lreq, rtextFilterSkipStats)
-	msgs, err := c.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
-		Data:   lreq,
-	})
-	if err != nil {
-		return nil, kernelError(op, "", err)
-	}
-	devs := make([]Device, 0, len(msgs))
-	byIndex := make(map[uint32]int, len(msgs))
-	for _, m := range msgs {
+	var devs []Device
+	byIndex := make(map[uint32]int)
+	err := c.dump(unix.RTM_GETLINK, lreq, func(m netlink.Message) error {
 		if m.Header.Type != unix.RTM_NEWLINK {
-			continue
+			return nil
 		}
 		d, err := decodeDevice(m.Data)
 		if err != nil {
-			return nil, &Error{Op: op, Err: err}
+			return &Error{Op: op, Err: err}
 		}
 		byIndex[d.Index] = len(devs)
 		devs = append(devs, d)
+		return nil
+	})
+	if err != nil {
+		return nil, dumpError(op, err)
 	}
 
 	// One address dump of both families.
 	areq := make([]byte, unix.SizeofIfAddrmsg)
 	areq[0] = unix.AF_UNSPEC
-	msgs, err = c.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETADDR, Flags: netlink.Request | netlink.Dump},
-		Data:   areq,
-	})
-	if err != nil {
-		return nil, kernelError(op, "", err)
-	}
-	for _, m := range msgs {
+	err = c.dump(unix.RTM_GETADDR, areq, func(m netlink.Message) error {
 		if m.Header.Type != unix.RTM_NEWADDR {
-			continue
+			return nil
 		}
 		idx, p, err := decodeAddr(m.Data)
 		if err != nil {
-			return nil, &Error{Op: op, Err: err}
+			return &Error{Op: op, Err: err}
 		}
 		if i, ok := byIndex[idx]; ok && p.IsValid() {
 			devs[i].Addrs = append(devs[i].Addrs, p)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, dumpError(op, err)
 	}
 	slices.SortFunc(devs, func(a, b Device) int { return cmp.Compare(a.Index, b.Index) })
 	return devs, nil

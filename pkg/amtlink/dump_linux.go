@@ -1,0 +1,132 @@
+//go:build linux
+
+package amtlink
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// dumpBufSize is the buffer dumps are read with. The kernel sizes each
+// dump chunk by the largest buffer the socket has read with
+// (nlk->max_recvmsg_len, capped at 32 KiB), and netlink.Conn.Receive peeks
+// with one page, so its dumps come in ~4 KiB chunks: ten times the
+// recvmsg calls iproute2 makes, which reads with 32 KiB.
+const dumpBufSize = 32 << 10
+
+// exec sends one request and returns the replies, holding c.mu so that it
+// never interleaves with a dump read outside netlink.Conn's own lock.
+func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c.Execute(m)
+}
+
+// dump sends the dump request typ/data and calls fn with each message of
+// the reply (NLMSG_DONE excluded), reading with a 32 KiB buffer through
+// the socket's RawConn. A connection without one (a fake) is read with
+// netlink.Conn.Receive. Errors are the netlink package's (*netlink.OpError
+// for kernel errors), for kernelError.
+func (c *client) dump(typ netlink.HeaderType, data []byte, fn func(netlink.Message) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	req, err := c.c.Send(netlink.Message{
+		Header: netlink.Header{Type: typ, Flags: netlink.Request | netlink.Dump},
+		Data:   data,
+	})
+	if err != nil {
+		return err
+	}
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		msgs, err := c.c.Receive()
+		if err != nil {
+			return err
+		}
+		if err := netlink.Validate(req, msgs); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var peek [unix.NLMSG_HDRLEN]byte
+	for {
+		var buf []byte
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			// Peek for the length of the next chunk (MSG_TRUNC makes
+			// netlink return its whole length), then read it whole into
+			// a buffer of its own: fn may keep slices of it.
+			n, _, _, _, rerr = unix.Recvmsg(int(fd), peek[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+			if rerr != nil {
+				return !errors.Is(rerr, unix.EAGAIN)
+			}
+			buf = make([]byte, max(n, dumpBufSize))
+			n, _, _, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
+			return !errors.Is(rerr, unix.EAGAIN)
+		})
+		if err == nil && rerr != nil {
+			err = os.NewSyscallError("recvmsg", rerr)
+		}
+		if err != nil {
+			return &netlink.OpError{Op: "receive", Err: err}
+		}
+		raw, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return &netlink.OpError{Op: "receive", Err: err}
+		}
+		for _, r := range raw {
+			if r.Header.Seq != req.Header.Sequence || (req.Header.PID != 0 && r.Header.Pid != req.Header.PID) {
+				return &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: dump reply with sequence %d, port %d; want %d, %d",
+					r.Header.Seq, r.Header.Pid, req.Header.Sequence, req.Header.PID)}
+			}
+			switch r.Header.Type {
+			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+				if len(r.Data) < 4 {
+					return &netlink.OpError{Op: "receive", Err: errors.New("amtlink: short netlink error or done message")}
+				}
+				if code := int32(binary.NativeEndian.Uint32(r.Data)); code < 0 {
+					return &netlink.OpError{Op: "receive", Err: syscall.Errno(-code)}
+				}
+				if r.Header.Type == unix.NLMSG_DONE {
+					return nil
+				}
+				continue // an acknowledgement
+			}
+			m := netlink.Message{
+				Header: netlink.Header{
+					Length:   r.Header.Len,
+					Type:     netlink.HeaderType(r.Header.Type),
+					Flags:    netlink.HeaderFlags(r.Header.Flags),
+					Sequence: r.Header.Seq,
+					PID:      r.Header.Pid,
+				},
+				Data: r.Data,
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// dumpError maps an error from dump to an *Error for op: errors of the
+// callback already are one, the netlink package's are the kernel's.
+func dumpError(op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return kernelError(op, "", err)
+}
