@@ -240,6 +240,17 @@ func TestIntegrationCLI(t *testing.T) {
 	}
 	mustRun(pathR, "del", "amtm")
 
+	// add -j prints the link as the kernel reported it on creation (its
+	// echo, Linux 6.1+, or a read-back): the same bytes show -j prints.
+	for _, extra := range [][]string{nil, {"mtu", "1400"}, {"max_tunnels", "16", "gateway_port", "3000"}} {
+		args := append([]string{"-j", "add", "amte", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"}, extra...)
+		added := mustRun(pathR, args...)
+		if shown := mustRun(pathR, "-j", "show", "amte"); added != shown {
+			t.Errorf("amtctl %q printed\n%s\nbut show -j amte prints\n%s", args, added, shown)
+		}
+		mustRun(pathR, "del", "amte")
+	}
+
 	// master: whether the kernel accepts an amt port in a bridge or not, the
 	// outcome must be whole: enslaved, or one line and nothing left.
 	addBridge(t, nsR, "br0")

@@ -23,9 +23,17 @@ import (
 // connection from outside its package (STYLE §4, §5).
 type client struct {
 	c *netlink.Conn
-	// mu serialises requests on c: dumps are read outside c's own lock
-	// (see dump).
+	// mu serialises requests on c: dumps and Create's echo are read
+	// outside c's own lock (see dump and newLink).
 	mu sync.Mutex
+
+	// devs caches the ifindex of Spec.Dev names, so that a run of creates
+	// on one device (a batch) looks the device up once, as iproute2's
+	// ll_map cache does. A stale entry shows as ENODEV from the create
+	// request ("Can't find stream device"): Create then drops it, looks
+	// the device up again and retries once.
+	devMu sync.Mutex
+	devs  map[string]uint32
 }
 
 // newClient dials NETLINK_ROUTE, inside ns when it is not nil. The namespace
@@ -487,6 +495,33 @@ func (c *client) lookupIndex(op, linkName, field, dev string) (uint32, error) {
 	return idx, notFound(err, field, dev)
 }
 
+// devIndex resolves Spec.Dev for Create, from the cache when it can. cached
+// reports whether the index came from the cache.
+func (c *client) devIndex(op, linkName, dev string) (idx uint32, cached bool, err error) {
+	c.devMu.Lock()
+	idx, ok := c.devs[dev]
+	c.devMu.Unlock()
+	if ok {
+		return idx, true, nil
+	}
+	if idx, err = c.lookupIndex(op, linkName, "dev", dev); err != nil {
+		return 0, false, err
+	}
+	c.devMu.Lock()
+	if c.devs == nil {
+		c.devs = make(map[string]uint32)
+	}
+	c.devs[dev] = idx
+	c.devMu.Unlock()
+	return idx, false, nil
+}
+
+func (c *client) forgetDev(dev string) {
+	c.devMu.Lock()
+	delete(c.devs, dev)
+	c.devMu.Unlock()
+}
+
 func (c *client) Create(s Spec) (*Link, error) {
 	const op = "create"
 	if err := s.Validate(); err != nil {
@@ -495,18 +530,30 @@ func (c *client) Create(s Spec) (*Link, error) {
 	// Names resolved here are remembered for the read-back.
 	n := &names{c: c, op: op, cache: make(map[uint32]string, 2)}
 	a := s.AMT
-	if s.Dev != "" {
-		idx, err := c.lookupIndex(op, s.Name, "dev", s.Dev)
-		if err != nil {
-			return nil, err
-		}
-		a.Link = &idx
-		n.cache[idx] = s.Dev
-	}
 	attrs := &rtnetlink.LinkAttributes{
 		Name: s.Name,
 		MTU:  s.MTU,
-		Info: &rtnetlink.LinkInfo{Kind: Kind, Data: &Driver{AMT: a}},
+		Info: &rtnetlink.LinkInfo{Kind: Kind},
+	}
+	// resolveDev sets IFLA_AMT_LINK from Spec.Dev and reports whether the
+	// index came from the cache.
+	resolveDev := func() (bool, error) {
+		if s.Dev != "" {
+			idx, cached, err := c.devIndex(op, s.Name, s.Dev)
+			if err != nil {
+				return false, err
+			}
+			a.Link = &idx
+			n.cache[idx] = s.Dev
+			attrs.Info.Data = &Driver{AMT: a}
+			return cached, nil
+		}
+		attrs.Info.Data = &Driver{AMT: a}
+		return false, nil
+	}
+	cached, err := resolveDev()
+	if err != nil {
+		return nil, err
 	}
 	if s.Master != "" {
 		idx, err := c.lookupIndex(op, s.Name, "master", s.Master)
@@ -522,13 +569,23 @@ func (c *client) Create(s Spec) (*Link, error) {
 	}
 	// One request: the kernel creates the link, enslaves it, sets the MTU
 	// and brings it up, or undoes all of it and reports why.
-	if _, err := c.execute(op, s.Name, unix.RTM_NEWLINK,
-		netlink.Request|netlink.Create|netlink.Excl|netlink.Acknowledge, req); err != nil {
+	echo, err := c.newLink(op, s, req)
+	if err != nil && cached && errors.Is(err, unix.ENODEV) {
+		// The cached index of dev may be stale: look it up again and
+		// retry once.
+		c.forgetDev(s.Dev)
+		delete(n.cache, *a.Link)
+		if _, err = resolveDev(); err != nil {
+			return nil, err
+		}
+		echo, err = c.newLink(op, s, req)
+	}
+	if err != nil {
 		return nil, masterNotSupported(err, s.Master)
 	}
 
 	// From here on the link exists: any failure deletes it again.
-	l, err := c.readBack(op, s, n)
+	l, err := c.readBack(op, s, n, echo)
 	if err != nil {
 		if uerr := c.undoCreate(s.Name); uerr != nil {
 			var e *Error
@@ -539,6 +596,75 @@ func (c *client) Create(s Spec) (*Link, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// newLink sends Create's RTM_NEWLINK. Without a master it asks the kernel
+// to echo the new link (NLM_F_ECHO, honoured for links since Linux 6.1)
+// and returns the echo, which saves the read-back request; it returns nil
+// when none came (older kernels). With a master the echo would be of no
+// use: the kernel sends it before it enslaves the link.
+func (c *client) newLink(op string, s Spec, lm *rtnetlink.LinkMessage) (*rawLink, error) {
+	flags := netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge
+	if s.Master != "" {
+		_, err := c.execute(op, s.Name, unix.RTM_NEWLINK, flags, lm)
+		return nil, err
+	}
+	b, err := lm.MarshalBinary()
+	if err != nil {
+		return nil, &Error{Op: op, Name: s.Name, Err: err}
+	}
+	var echo []byte
+	err = func() error {
+		// The echo and the acknowledgement come as two reads: hold mu
+		// across them, since netlink.Conn locks one call at a time.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		req, err := c.c.Send(netlink.Message{
+			Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: flags | netlink.Echo},
+			Data:   b,
+		})
+		if err != nil {
+			return err
+		}
+		for {
+			msgs, err := c.c.Receive()
+			if err != nil {
+				return err
+			}
+			if err := netlink.Validate(req, msgs); err != nil {
+				return err
+			}
+			if len(msgs) == 0 {
+				return nil // a fake that sent no acknowledgement
+			}
+			for _, m := range msgs {
+				switch m.Header.Type {
+				case unix.RTM_NEWLINK:
+					echo = m.Data
+				case netlink.Error:
+					return nil // the acknowledgement: errors came as err
+				}
+			}
+		}
+	}()
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		return nil, kernelError(op, s.Name, err)
+	}
+	if echo == nil {
+		return nil, nil
+	}
+	r, err := decodeLink(echo)
+	if err != nil {
+		return nil, &Error{Op: op, Name: s.Name, Err: err}
+	}
+	if r.msg.Attributes.Name != s.Name {
+		return nil, nil // not ours after all: read back by name
+	}
+	return r, nil
 }
 
 // masterNotSupported tells a master that cannot take ports apart from a
@@ -562,11 +688,14 @@ func masterNotSupported(err error, master string) error {
 // (net/core/rtnetlink.c, rtnl_newlink).
 const unknownKindMsg = "Unknown device type"
 
-// readBack reads the link Create just made, fixing up its MTU if needed.
-func (c *client) readBack(op string, s Spec, n *names) (*Link, error) {
-	r, err := c.getRaw(op, s.Name)
-	if err != nil {
-		return nil, err
+// readBack reads the link Create just made (unless r, the kernel's echo,
+// already has it), fixing up its MTU if needed.
+func (c *client) readBack(op string, s Spec, n *names, r *rawLink) (*Link, error) {
+	var err error
+	if r == nil {
+		if r, err = c.getRaw(op, s.Name); err != nil {
+			return nil, err
+		}
 	}
 	if !r.isAMT {
 		return nil, &Error{Op: op, Name: s.Name, Err: &notAMTError{name: s.Name, kind: r.kind()}}

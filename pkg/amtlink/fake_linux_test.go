@@ -35,6 +35,8 @@ type fakeKernel struct {
 	// keepMTU makes create honour IFLA_MTU; by default the fake, like
 	// amt_newlink, overwrites it with the lower device's MTU minus 44.
 	keepMTU bool
+	// noEcho makes create ignore NLM_F_ECHO, as kernels before 6.1 do.
+	noEcho bool
 	// fail injects an error reply: return errno 0 to answer normally.
 	fail func(req netlink.Message, lm *rtnetlink.LinkMessage) (errno unix.Errno, extack string)
 }
@@ -199,6 +201,10 @@ func (k *fakeKernel) create(req netlink.Message, lm *rtnetlink.LinkMessage) ([]n
 	l.flags = (l.flags &^ lm.Change) | (lm.Flags & lm.Change)
 	k.next++
 	k.links = append(k.links, l)
+	if req.Header.Flags&netlink.Echo != 0 && !k.noEcho {
+		// rtnl_newlink_create (Linux 6.1+): the new link, then the ack.
+		return append([]netlink.Message{k.linkMsg(req, &l, 0)}, k.ack(req)...), nil
+	}
 	return k.ack(req), nil
 }
 
