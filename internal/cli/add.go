@@ -318,18 +318,9 @@ func warnings(b Backend, s amtlink.Spec) []string {
 	if !ok || s.Dev == "" {
 		return nil
 	}
-	ifs, err := in.Interfaces()
-	if err != nil {
-		return nil
-	}
-	var dev *Interface
-	for i := range ifs {
-		if ifs[i].Name == s.Dev {
-			dev = &ifs[i]
-		}
-	}
-	if dev == nil {
-		return nil // Create reports the missing device as an error
+	dev, err := in.Interface(s.Dev)
+	if err != nil || dev == nil {
+		return nil // Create reports a missing device as an error
 	}
 	var ws []string
 	if !dev.Up {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 )
@@ -38,6 +39,10 @@ type Interface struct {
 type Inspector interface {
 	// Interfaces lists every device of the namespace with its addresses.
 	Interfaces() ([]Interface, error)
+	// Interface returns the device called name with its addresses, at a
+	// cost that does not grow with the number of devices;
+	// errors.Is(err, os.ErrNotExist) when there is none.
+	Interface(name string) (*Interface, error)
 }
 
 // Opener returns a Backend for the network namespace netns: "" means the
@@ -92,12 +97,43 @@ func (b *amtlinkBackend) Interfaces() ([]Interface, error) {
 		return nil, err
 	}
 	out := make([]Interface, 0, len(devs))
-	for _, d := range devs {
-		it := Interface{Name: d.Name, Up: d.Up()}
-		for _, p := range d.Addrs {
-			it.Addrs = append(it.Addrs, p.Addr())
-		}
-		out = append(out, it)
+	for i := range devs {
+		out = append(out, toInterface(&devs[i]))
 	}
 	return out, nil
+}
+
+// Interface implements Inspector with amtlink's Device: one link lookup and
+// one address dump of that device, so that add's warnings cost the same
+// among ten devices or ten thousand.
+func (b *amtlinkBackend) Interface(name string) (*Interface, error) {
+	d, err := b.Device(name)
+	if err != nil {
+		return nil, err
+	}
+	it := toInterface(d)
+	return &it, nil
+}
+
+func toInterface(d *amtlink.Device) Interface {
+	it := Interface{Name: d.Name, Up: d.Up()}
+	for _, p := range d.Addrs {
+		it.Addrs = append(it.Addrs, p.Addr())
+	}
+	return it
+}
+
+// findInterface looks name up in the list list returns, for an Inspector
+// whose list is at hand anyway.
+func findInterface(list func() ([]Interface, error), name string) (*Interface, error) {
+	ifs, err := list()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		if ifs[i].Name == name {
+			return &ifs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("device %q: %w", name, os.ErrNotExist)
 }

@@ -109,6 +109,12 @@ func (s *sharedBackend) Interfaces() ([]Interface, error) {
 	return s.ifs, s.ifsErr
 }
 
+// Interface answers from the device list read once per batch (see
+// Interfaces): for a batch of adds one dump beats a lookup per line.
+func (s *sharedBackend) Interface(name string) (*Interface, error) {
+	return findInterface(s.Interfaces, name)
+}
+
 func (s *sharedBackend) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
 	st, ok := s.Backend.(linkSetter)
 	if !ok {

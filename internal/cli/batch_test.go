@@ -176,3 +176,21 @@ func TestBatchFlagsDoNotLeak(t *testing.T) {
 		t.Errorf("-n gw leaked to the next line: gw %+v, current %+v", gw.links, cur.links)
 	}
 }
+
+// TestBatchWarningsFromOneList: a batch of adds reads the device list once
+// per namespace and answers every line's warnings from it, instead of one
+// device lookup per line.
+func TestBatchWarningsFromOneList(t *testing.T) {
+	f := newFake()
+	in := "add amt1 mode relay local 10.0.0.9 dev veth0\nadd amt2 mode relay local 10.0.0.9 dev veth0 relay_port 3000\n"
+	code, out, errOut := runWith(t, f.open, in, "-batch", "-")
+	if code != 0 || out != "" {
+		t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "amtctl: warning: dev veth0 is down"); n != 2 {
+		t.Errorf("stderr has %d dev-down warnings, want one per line:\n%s", n, errOut)
+	}
+	if len(f.lookups) != 0 {
+		t.Errorf("Interface lookups %q: want none, the batch's one list answers", f.lookups)
+	}
+}

@@ -88,6 +88,10 @@ func TestAddWarnings(t *testing.T) {
 	if len(f.links) != 1 {
 		t.Errorf("links %d, want 1: warnings must not stop the create", len(f.links))
 	}
+	// One lookup of the dev, not a list of every device.
+	if diff := cmp.Diff([]string{"veth0"}, f.lookups); diff != "" {
+		t.Errorf("Interface lookups (-want +got):\n%s", diff)
+	}
 }
 
 func TestAddHelp(t *testing.T) {

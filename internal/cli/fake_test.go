@@ -25,6 +25,7 @@ type fake struct {
 	opened  []string       // netns argument of every open
 	creates []amtlink.Spec // every Create call, successful or not
 	deletes []string
+	lookups []string // every Interface call
 	closed  int
 }
 
@@ -39,6 +40,11 @@ func (f *fake) open(netns string) (Backend, error) {
 func (f *fake) Close() error { f.closed++; return nil }
 
 func (f *fake) Interfaces() ([]Interface, error) { return f.ifs, nil }
+
+func (f *fake) Interface(name string) (*Interface, error) {
+	f.lookups = append(f.lookups, name)
+	return findInterface(f.Interfaces, name)
+}
 
 func (f *fake) find(name string) int {
 	for i, l := range f.links {

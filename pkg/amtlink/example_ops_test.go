@@ -100,3 +100,18 @@ func ExampleClient_Watch() {
 		log.Fatal(err)
 	}
 }
+
+// The same question for one device, at a cost that does not grow with the
+// number of devices in the namespace.
+func ExampleClient_Device() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.Device("eth0")
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, os.ErrNotExist) when there is no eth0
+	}
+	fmt.Println("up:", d.Up(), "has 192.0.2.2:", d.HasAddr(netip.MustParseAddr("192.0.2.2")))
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package amtlink
+
+func (*client) Device(string) (*Device, error) { return nil, errUnsupported }
