@@ -26,6 +26,8 @@ type client struct {
 	// mu serialises requests on c: dumps and Create's echo are read
 	// outside c's own lock (see dump and newLink).
 	mu sync.Mutex
+	// rxBuf is receiveEcho's buffer, used under mu.
+	rxBuf []byte
 
 	// devs caches the ifindex of Spec.Dev names, so that a run of creates
 	// on one device (a batch) looks the device up once, as iproute2's
@@ -624,6 +626,10 @@ func (c *client) newLink(op string, s Spec, lm *rtnetlink.LinkMessage) (*rawLink
 			Data:   b,
 		})
 		if err != nil {
+			return err
+		}
+		if rc, err := c.c.SyscallConn(); err == nil {
+			echo, err = c.receiveEcho(rc, req)
 			return err
 		}
 		for {

@@ -3,6 +3,7 @@
 package amtlink
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -129,4 +130,91 @@ func dumpError(op string, err error) error {
 		return err
 	}
 	return kernelError(op, "", err)
+}
+
+// receiveEcho reads the replies to Create's request req, one recvmsg each
+// (netlink.Conn.Receive peeks first, two): the echoed RTM_NEWLINK, if any,
+// and the acknowledgement. It returns a copy of the echo's payload. An echo
+// too long for the buffer is dropped (Create reads the link back instead).
+// Kernel errors are *netlink.OpError with the extack message, as
+// netlink.Conn reports them. c.mu must be held.
+func (c *client) receiveEcho(rc syscall.RawConn, req netlink.Message) ([]byte, error) {
+	if c.rxBuf == nil {
+		c.rxBuf = make([]byte, dumpBufSize)
+	}
+	var echo []byte
+	for {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, _, _, _, rerr = unix.Recvmsg(int(fd), c.rxBuf, nil, unix.MSG_TRUNC)
+			return !errors.Is(rerr, unix.EAGAIN)
+		})
+		if err == nil && rerr != nil {
+			err = os.NewSyscallError("recvmsg", rerr)
+		}
+		if err != nil {
+			return nil, &netlink.OpError{Op: "receive", Err: err}
+		}
+		if n > len(c.rxBuf) {
+			continue // truncated: an oversized echo, dropped
+		}
+		raw, err := syscall.ParseNetlinkMessage(c.rxBuf[:n])
+		if err != nil {
+			return nil, &netlink.OpError{Op: "receive", Err: err}
+		}
+		for _, r := range raw {
+			if r.Header.Seq != req.Header.Sequence || (req.Header.PID != 0 && r.Header.Pid != req.Header.PID) {
+				return nil, &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: reply with sequence %d, port %d; want %d, %d",
+					r.Header.Seq, r.Header.Pid, req.Header.Sequence, req.Header.PID)}
+			}
+			switch r.Header.Type {
+			case unix.RTM_NEWLINK:
+				echo = append([]byte(nil), r.Data...)
+			case unix.NLMSG_ERROR:
+				if err := ackError(r); err != nil {
+					return nil, err
+				}
+				return echo, nil
+			}
+		}
+	}
+}
+
+// ackError decodes an NLMSG_ERROR message: nil for an acknowledgement, else
+// a *netlink.OpError with the errno and the extended acknowledgement's
+// message and offset, as netlink.Conn builds it.
+func ackError(r syscall.NetlinkMessage) error {
+	if len(r.Data) < 4 {
+		return &netlink.OpError{Op: "receive", Err: errors.New("amtlink: short netlink error message")}
+	}
+	code := int32(binary.NativeEndian.Uint32(r.Data))
+	if code >= 0 {
+		return nil
+	}
+	oe := &netlink.OpError{Op: "receive", Err: unix.Errno(-code)}
+	if netlink.HeaderFlags(r.Header.Flags)&netlink.AcknowledgeTLVs == 0 {
+		return oe
+	}
+	// The request's header, and unless capped its payload, then the TLVs.
+	off := 4 + unix.NLMSG_HDRLEN
+	if netlink.HeaderFlags(r.Header.Flags)&netlink.Capped == 0 && len(r.Data) >= off {
+		off = 4 + int(binary.NativeEndian.Uint32(r.Data[4:8]))
+		off = (off + 3) &^ 3
+	}
+	if off > len(r.Data) {
+		return oe
+	}
+	_ = walkAttrs(r.Data[off:], func(t uint16, payload []byte) error {
+		switch t {
+		case unix.NLMSGERR_ATTR_MSG:
+			oe.Message = string(bytes.TrimRight(payload, "\x00"))
+		case unix.NLMSGERR_ATTR_OFFS:
+			if len(payload) == 4 {
+				oe.Offset = int(binary.NativeEndian.Uint32(payload))
+			}
+		}
+		return nil
+	})
+	return oe
 }
