@@ -23,10 +23,91 @@ const dumpBufSize = 32 << 10
 
 // exec sends one request and returns the replies, holding c.mu so that it
 // never interleaves with a dump read outside netlink.Conn's own lock.
+//
+// On a real socket it sends with netlink.Conn and reads the replies itself,
+// one recvmsg per kernel message (netlink.Conn.Receive peeks first: one
+// more each). That is what name and index lookups cost, and List makes one
+// per lower device.
 func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.c.Execute(m)
+	rc, err := c.c.SyscallConn()
+	if err != nil || m.Header.Flags&netlink.Dump != 0 {
+		return c.c.Execute(m)
+	}
+	req, err := c.c.Send(m)
+	if err != nil {
+		return nil, err
+	}
+	var out []netlink.Message
+	for {
+		raw, err := c.recvOne(rc)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range raw {
+			if err := checkSeq(req, r); err != nil {
+				return nil, err
+			}
+			if r.Header.Type == unix.NLMSG_ERROR {
+				if err := ackError(r); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, netlink.Message{
+				Header: netlink.Header{
+					Length:   r.Header.Len,
+					Type:     netlink.HeaderType(r.Header.Type),
+					Flags:    netlink.HeaderFlags(r.Header.Flags),
+					Sequence: r.Header.Seq,
+					PID:      r.Header.Pid,
+				},
+				Data: append([]byte(nil), r.Data...),
+			})
+		}
+		// A request that is not a dump is answered by one message (the
+		// reply or the acknowledgement), as netlink.Conn.Execute assumes.
+		if len(raw) > 0 {
+			return out, nil
+		}
+	}
+}
+
+// recvOne reads one kernel message batch into c.rxBuf and parses it. A
+// message too long for the buffer is an error. c.mu must be held.
+func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
+	if c.rxBuf == nil {
+		c.rxBuf = make([]byte, dumpBufSize)
+	}
+	var n int
+	var rerr error
+	err := rc.Read(func(fd uintptr) bool {
+		n, _, _, _, rerr = unix.Recvmsg(int(fd), c.rxBuf, nil, unix.MSG_TRUNC)
+		return !errors.Is(rerr, unix.EAGAIN)
+	})
+	if err == nil && rerr != nil {
+		err = os.NewSyscallError("recvmsg", rerr)
+	}
+	if err != nil {
+		return nil, &netlink.OpError{Op: "receive", Err: err}
+	}
+	if n > len(c.rxBuf) {
+		return nil, &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: kernel message of %d bytes, more than %d", n, len(c.rxBuf))}
+	}
+	raw, err := syscall.ParseNetlinkMessage(c.rxBuf[:n])
+	if err != nil {
+		return nil, &netlink.OpError{Op: "receive", Err: err}
+	}
+	return raw, nil
+}
+
+// checkSeq checks that r answers req, as netlink.Validate does.
+func checkSeq(req netlink.Message, r syscall.NetlinkMessage) error {
+	if r.Header.Seq != req.Header.Sequence || (req.Header.PID != 0 && r.Header.Pid != req.Header.PID) {
+		return &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: reply with sequence %d, port %d; want %d, %d",
+			r.Header.Seq, r.Header.Pid, req.Header.Sequence, req.Header.PID)}
+	}
+	return nil
 }
 
 // dump sends the dump request typ/data and calls fn with each message of
