@@ -378,7 +378,9 @@ func (c *client) dumpAMT(op string) ([]*rawLink, error) {
 	}
 	b = append(b, 8, 0, iflaExtMask, 0)
 	b = binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
-	msgs, err := c.c.Execute(netlink.Message{
+	// Through exec, which holds c.mu: the same client may be listing or
+	// looking up on another goroutine.
+	msgs, err := c.exec(netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
 		Data:   b,
 	})
