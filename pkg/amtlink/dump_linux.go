@@ -73,9 +73,10 @@ func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
 	}
 }
 
-// recvOne reads one kernel message batch into c.rxBuf and parses it. A
-// message too long for the buffer is an error. c.mu must be held.
-func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
+// recvmsg reads one datagram from the socket into c.rxBuf (allocated on
+// first use) and returns its full length: with MSG_TRUNC a length above
+// len(c.rxBuf) means the datagram was cut, which each caller handles.
+func (c *client) recvmsg(rc syscall.RawConn) (int, error) {
 	if c.rxBuf == nil {
 		c.rxBuf = make([]byte, dumpBufSize)
 	}
@@ -89,7 +90,17 @@ func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
 		err = os.NewSyscallError("recvmsg", rerr)
 	}
 	if err != nil {
-		return nil, &netlink.OpError{Op: "receive", Err: err}
+		return 0, &netlink.OpError{Op: "receive", Err: err}
+	}
+	return n, nil
+}
+
+// recvOne reads one kernel message batch into c.rxBuf and parses it. A
+// message too long for the buffer is an error. c.mu must be held.
+func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
+	n, err := c.recvmsg(rc)
+	if err != nil {
+		return nil, err
 	}
 	if n > len(c.rxBuf) {
 		return nil, &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: kernel message of %d bytes, more than %d", n, len(c.rxBuf))}
@@ -220,22 +231,11 @@ func dumpError(op string, err error) error {
 // Kernel errors are *netlink.OpError with the extack message, as
 // netlink.Conn reports them. c.mu must be held.
 func (c *client) receiveEcho(rc syscall.RawConn, req netlink.Message) ([]byte, error) {
-	if c.rxBuf == nil {
-		c.rxBuf = make([]byte, dumpBufSize)
-	}
 	var echo []byte
 	for {
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			n, _, _, _, rerr = unix.Recvmsg(int(fd), c.rxBuf, nil, unix.MSG_TRUNC)
-			return !errors.Is(rerr, unix.EAGAIN)
-		})
-		if err == nil && rerr != nil {
-			err = os.NewSyscallError("recvmsg", rerr)
-		}
+		n, err := c.recvmsg(rc)
 		if err != nil {
-			return nil, &netlink.OpError{Op: "receive", Err: err}
+			return nil, err
 		}
 		if n > len(c.rxBuf) {
 			continue // truncated: an oversized echo, dropped
