@@ -3,7 +3,6 @@
 package amtlink
 
 import (
-	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -24,12 +23,10 @@ func BenchmarkIntegrationReceive(b *testing.B) {
 		n.addVeth(b, fmt.Sprintf("va%d", i), fmt.Sprintf("vb%d", i), n)
 	}
 	c := n.c.c
-	lreq, err := (&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: n.index(b, "va75")}).MarshalBinary()
+	lreq, err := lightRequest(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: n.index(b, "va75")})
 	if err != nil {
 		b.Fatal(err)
 	}
-	lreq = append(lreq, 8, 0, iflaExtMask, 0)
-	lreq = binary.NativeEndian.AppendUint32(lreq, rtextFilterSkipStats)
 	lookup := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: lreq}
 	dreq := make([]byte, unix.SizeofIfInfomsg)
 	for _, bc := range []struct {

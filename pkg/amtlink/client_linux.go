@@ -282,6 +282,25 @@ const (
 	rtextFilterSkipStats = 1 << 3 // RTEXT_FILTER_SKIP_STATS
 )
 
+// appendSkipStats appends IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS to an
+// RTM_GETLINK request body, so that the kernel leaves out the statistics:
+// the lookups and dumps that only want names, flags or AMT data are then a
+// fraction of the size.
+func appendSkipStats(b []byte) []byte {
+	b = append(b, 8, 0, iflaExtMask, 0)
+	return binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
+}
+
+// lightRequest marshals lm as an RTM_GETLINK body that asks for no
+// statistics.
+func lightRequest(lm *rtnetlink.LinkMessage) ([]byte, error) {
+	b, err := lm.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return appendSkipStats(b), nil
+}
+
 // lookup finds one link by index (when index is not 0) or by name and
 // returns its index and name. Errors are *Error for op.
 func (c *client) lookup(op, errName string, index uint32, name string) (uint32, string, error) {
@@ -289,12 +308,10 @@ func (c *client) lookup(op, errName string, index uint32, name string) (uint32, 
 	if index == 0 {
 		req.Attributes = &rtnetlink.LinkAttributes{Name: name}
 	}
-	b, err := req.MarshalBinary()
+	b, err := lightRequest(req)
 	if err != nil {
 		return 0, "", &Error{Op: op, Name: errName, Err: err}
 	}
-	b = append(b, 8, 0, iflaExtMask, 0)
-	b = binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
 	msgs, err := c.exec(netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
 		Data:   b,

@@ -17,12 +17,10 @@ func (c *client) Device(name string) (*Device, error) {
 		return nil, &Error{Op: op, Name: name, Err: err}
 	}
 	lm := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: &rtnetlink.LinkAttributes{Name: name}}
-	lreq, err := lm.MarshalBinary()
+	lreq, err := lightRequest(lm)
 	if err != nil {
 		return nil, &Error{Op: op, Name: name, Err: err}
 	}
-	lreq = append(lreq, 8, 0, iflaExtMask, 0)
-	lreq = binary.NativeEndian.AppendUint32(lreq, rtextFilterSkipStats)
 	msgs, err := c.exec(netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
 		Data:   lreq,

@@ -19,8 +19,7 @@ func (c *client) Devices() ([]Device, error) {
 	// A link dump without statistics (IFLA_EXT_MASK), all kinds.
 	lreq := make([]byte, unix.SizeofIfInfomsg, unix.SizeofIfInfomsg+8)
 	lreq[0] = unix.AF_UNSPEC
-	lreq = append(lreq, 8, 0, iflaExtMask, 0)
-	lreq = binary.NativeEndian.AppendUint32(lreq, rtextFilterSkipStats)
+	lreq = appendSkipStats(lreq)
 	var devs []Device
 	byIndex := make(map[uint32]int)
 	err := c.dump(unix.RTM_GETLINK, lreq, func(m netlink.Message) error {

@@ -372,12 +372,10 @@ func (c *client) dumpAMT(op string) ([]*rawLink, error) {
 		Family:     unix.AF_UNSPEC,
 		Attributes: &rtnetlink.LinkAttributes{Info: &rtnetlink.LinkInfo{Kind: Kind}},
 	}
-	b, err := req.MarshalBinary()
+	b, err := lightRequest(req)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	b = append(b, 8, 0, iflaExtMask, 0)
-	b = binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
 	// Through exec, which holds c.mu: the same client may be listing or
 	// looking up on another goroutine.
 	msgs, err := c.exec(netlink.Message{
