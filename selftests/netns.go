@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"runtime"
 
+	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // netns is one anonymous network namespace of a topology: the file that
@@ -57,44 +56,15 @@ func (n *netns) Close() error { return n.rt.Close() }
 func (n *netns) String() string { return n.name }
 
 // Do runs fn on an OS thread switched into the namespace and returns fn's
-// error. It follows the pattern of cilium's NetNS.Do and mdlayher/socket's
-// withNetNS: a fresh goroutine locks its thread, remembers the thread's own
-// namespace through /proc/<pid>/task/<tid>/ns/net (never /proc/self, which is
-// the main thread's), switches, runs fn, switches back, and unlocks only when
-// the switch back worked. A thread that could not be restored stays locked,
-// so the runtime ends it with the goroutine instead of reusing it.
-//
-// fn must not start goroutines, lock or unlock the thread, or resolve names.
-// Sockets and files it opens keep the namespace and may be used from
-// anywhere afterwards.
+// error; testenv.Do states the contract (fn must not start goroutines, lock
+// or unlock the thread, or resolve names; what it opens keeps the
+// namespace).
 func (n *netns) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		orig, err := os.Open(self)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("%s: open own namespace: %w", n.name, err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("%s: setns: %w", n.name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the runtime terminates this thread when the
-			// goroutine returns, and the wrong namespace goes with it.
-			errc <- fmt.Errorf("%s: restore namespace after Do: %w (thread discarded)", n.name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	var ferr error
+	if err := testenv.Do(n.fd, func() error { ferr = fn(); return nil }); err != nil {
+		return fmt.Errorf("%s: %w", n.name, err)
+	}
+	return ferr
 }
 
 // writeSysctl writes value to /proc/sys/<key with dots as slashes> inside

@@ -152,48 +152,87 @@ func NetNSPath(f *os.File) string {
 	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
 }
 
-// newNetNS creates a network namespace on a locked thread and returns a file
-// that holds it. The thread is switched back to its own namespace before it
-// is unlocked; if that fails the goroutine exits still locked, so that the
-// runtime ends the thread rather than reuse it. (Exiting locked is not
-// enough on its own: the goroutine may be running on the main thread, which
-// the runtime never ends, and /proc/self/ns/net would then name the new
-// namespace.)
-func newNetNS() (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
+// Do runs fn on an OS thread switched into the network namespace held by
+// fd, and returns fn's error. It follows STYLE §8 (cilium's NetNS.Do,
+// mdlayher/socket's withNetNS): a fresh goroutine locks its thread,
+// remembers the thread's own namespace through /proc/<pid>/task/<tid>/ns/net
+// (never /proc/self, which is the main thread's), switches, runs fn,
+// switches back, and unlocks only when the switch back worked. A thread that
+// could not be restored stays locked, so the runtime ends it with the
+// goroutine instead of reusing it; Do then returns that error.
+//
+// fn must not start goroutines, lock or unlock the thread, or resolve names.
+// Sockets and files it opens keep the namespace and may be used from
+// anywhere afterwards.
+func Do(fd int, fn func() error) error {
+	return onThread(func() error {
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("setns: %w", err)
+		}
+		return nil
+	}, fn)
+}
+
+// onThread runs enter and then fn on a locked thread of a new goroutine and
+// puts the thread back into the network namespace it had before, as Do
+// describes. An error from enter or from the restore is returned in
+// preference to fn's.
+func onThread(enter, fn func() error) error {
+	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 		orig, err := os.Open(self)
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: err}
+			errc <- fmt.Errorf("open own namespace: %w", err)
 			return
 		}
 		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		if err := enter(); err != nil {
+			// enter failed before it changed the thread (setns and
+			// unshare change nothing on error): the thread is clean.
 			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
+			errc <- err
 			return
 		}
-		f, err := os.Open(self)
-		if rerr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); rerr != nil {
-			// Leave the thread locked: the runtime ends it with this goroutine.
-			if f != nil {
-				f.Close()
-			}
-			ch <- result{err: fmt.Errorf("restore thread namespace: %w", rerr)}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Stay locked: the runtime ends this thread when the
+			// goroutine returns, and the wrong namespace goes with it.
+			errc <- fmt.Errorf("restore thread namespace: %w (thread discarded)", err)
 			return
 		}
 		runtime.UnlockOSThread()
-		ch <- result{f: f, err: err}
+		errc <- ferr
 	}()
-	r := <-ch
-	return r.f, r.err
+	return <-errc
+}
+
+// newNetNS creates a network namespace and returns a file that holds it.
+// The namespace is made on a thread of its own, which is switched back
+// before it is unlocked (onThread). Exiting locked would not be enough: the
+// goroutine may be running on the main thread, which the runtime never ends,
+// and /proc/self/ns/net would then name the new namespace.
+func newNetNS() (*os.File, error) {
+	var f *os.File
+	err := onThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+		}
+		return nil
+	}, func() error {
+		var err error
+		f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		return err
+	})
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 func setLoopbackUp(ns *os.File) error {
