@@ -44,11 +44,23 @@
 //
 // # Known driver issues
 //
-// A case that finds the driver doing what a known issue of drivers/net/amt.c
-// describes prints [XFAIL] (kselftest's expected failure: not counted as a
-// failure) and, under go test, is skipped with the issue and what was
-// observed. A kernel that fixes the issue makes the case pass. The issues
-// are the knownIssue constants in membership_test.go.
+// A case that checks for a known issue of drivers/net/amt.c declares it
+// when it starts (expectIssue). It always checks the correct behaviour;
+// only when it finds the driver doing what a declared issue describes does
+// it print [XFAIL] (kselftest's expected failure: not counted as a failure)
+// and, under go test, skip with the issue and what was observed. A case
+// that runs into an issue it did not declare fails: that is a bug in the
+// case. The issues are the knownIssue constants in membership_test.go.
+//
+// When such a case passes, the issue did not reproduce: the line is
+// [XPASS], counted as a pass (exit status 0) but apart in the summary,
+// below a "# XPASS: …" comment naming the issue and asking to check whether
+// the kernel fixed it.
+//
+// For testing driver fixes, -amt.strict turns every XFAIL into a FAIL with
+// the same message, and every XPASS into a plain [ OK ]:
+//
+//	./amt_selftest -amt.strict            # exits 1 while a known issue remains
 //
 // # Running
 //
@@ -63,7 +75,8 @@
 //	./amt_selftest -amt.torture-bytes=1073741824   # amt.sh's 1 GiB torture
 //
 // Standalone, the binary exits like a kselftest: 0 when every case passed
-// (or failed as expected), 1 when one failed, 4 when every case was skipped.
+// (or failed as expected, or passed unexpectedly), 1 when one failed, 4
+// when every case was skipped.
 // Under go test a skip is a pass, as go test knows no other. Without root or the AMT
 // driver the cases skip with the reason; with AMTCTL_REQUIRE_KERNEL=1 (set by
 // scripts/vm) such a skip is a failure instead.

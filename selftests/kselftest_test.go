@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,27 +26,70 @@ const (
 var tortureBytes = flag.Int64("amt.torture-bytes", 4<<20,
 	"bytes each torture case pushes through the tunnel (amt.sh uses 1 GiB: 1073741824)")
 
+var strict = flag.Bool("amt.strict", false,
+	"report a case that runs into a known driver issue as [FAIL] instead of [XFAIL], and one that passes "+
+		"despite declaring a known issue as [ OK ] instead of [XPASS]: for testing a kernel with driver fixes")
+
 // Case results, for the summary and the standalone exit code.
 var results struct {
 	sync.Mutex
-	pass, fail, skip, xfail int
-	elapsed                 time.Duration
+	pass, fail, skip, xfail, xpass int
+	elapsed                        time.Duration
 }
 
 // knownIssue names a driver behaviour a case checks for and that current
 // kernels are known to get wrong, with where in drivers/net/amt.c.
 type knownIssue string
 
-// xfails maps a case's *testing.T to the known issue it ran into.
-var xfails sync.Map
+var (
+	// declared maps a case's *testing.T to the known issues it declared
+	// with expectIssue ([]knownIssue).
+	declared sync.Map
+	// xfails maps a case's *testing.T to the known issue it ran into.
+	xfails sync.Map
+)
+
+// expectIssue declares, at the start of a case, the known issues the case
+// checks for: the only ones it may end on with xfail. When the case then
+// passes, the issue did not reproduce and the case is reported as [XPASS]
+// (kselftest.h's KSFT_XPASS), with a comment line naming the issue, so that
+// a kernel fixing it does not go unnoticed.
+func expectIssue(t testing.TB, issues ...knownIssue) {
+	t.Helper()
+	if len(issues) == 0 {
+		t.Fatal("test bug: expectIssue without an issue")
+	}
+	var have []knownIssue
+	if v, ok := declared.Load(t); ok {
+		have = v.([]knownIssue)
+	}
+	declared.Store(t, append(have, issues...))
+}
+
+// declaredIssues returns what t declared with expectIssue.
+func declaredIssues(t testing.TB) []knownIssue {
+	v, _ := declared.Load(t)
+	issues, _ := v.([]knownIssue)
+	return issues
+}
 
 // xfail ends the case as an expected failure: the check found the driver
 // doing what issue describes. kselftest reports such a case as [XFAIL]
 // (tools/testing/selftests/kselftest.h ksft_test_result_xfail) and does not
 // count it as a failure; go test shows it as skipped, with the details. A
-// kernel that fixes the issue turns the case into a plain pass.
-func xfail(t *testing.T, issue knownIssue, err error) {
+// kernel that fixes the issue turns the case into an [XPASS].
+//
+// With -amt.strict the case fails instead, with the same message. An issue
+// the case did not declare with expectIssue is a bug in the case: it fails.
+func xfail(t testing.TB, issue knownIssue, err error) {
 	t.Helper()
+	if !slices.Contains(declaredIssues(t), issue) {
+		t.Fatalf("test bug: the case ran into a known issue it did not declare with expectIssue (it declared %d): %s\nobserved: %v",
+			len(declaredIssues(t)), issue, err)
+	}
+	if *strict {
+		t.Fatalf("known driver issue (an XFAIL without -amt.strict): %s\nobserved: %v", issue, err)
+	}
 	xfails.Store(t, issue)
 	t.Skipf("XFAIL, known driver issue: %s\nobserved: %v", issue, err)
 }
@@ -66,15 +111,18 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 
 	results.Lock()
-	pass, fail, skip, xf, elapsed := results.pass, results.fail, results.skip, results.xfail, results.elapsed
+	pass, fail, skip, xf, xp, elapsed := results.pass, results.fail, results.skip, results.xfail, results.xpass, results.elapsed
 	results.Unlock()
-	if pass+fail+skip+xf > 0 {
-		fmt.Printf("# %d passed, %d failed, %d skipped, %d expected failures (%.1fs in cases)\n", pass, fail, skip, xf, elapsed.Seconds())
+	if pass+fail+skip+xf+xp > 0 {
+		fmt.Printf("# %d passed, %d failed, %d skipped, %d expected failures, %d unexpected passes (%.1fs in cases)\n",
+			pass, fail, skip, xf, xp, elapsed.Seconds())
 	}
 	// Under `go test` a non-zero status means failure, so only a standalone
 	// binary says "skipped" with kselftest's 4. cmd/go always passes
-	// -test.paniconexit0; a CI running the binary itself does not.
-	if code == 0 && !underGoTest() && pass == 0 && fail == 0 && xf == 0 && skip > 0 {
+	// -test.paniconexit0; a CI running the binary itself does not. An XPASS
+	// counts as a pass here, not as kselftest's KSFT_XPASS (3): a fixed
+	// driver is good news, and its comment line says so.
+	if code == 0 && !underGoTest() && pass == 0 && fail == 0 && xf == 0 && xp == 0 && skip > 0 {
 		code = ksftSkip
 	}
 	os.Exit(code)
@@ -92,11 +140,12 @@ const (
 	statusFail
 	statusSkip
 	statusXFail
+	statusXPass
 )
 
 // printResult prints amt.sh's result line and counts it.
 func printResult(name string, s status, took time.Duration) {
-	label := map[status]string{statusOK: "[ OK ]", statusFail: "[FAIL]", statusSkip: "[SKIP]", statusXFail: "[XFAIL]"}[s]
+	label := map[status]string{statusOK: "[ OK ]", statusFail: "[FAIL]", statusSkip: "[SKIP]", statusXFail: "[XFAIL]", statusXPass: "[XPASS]"}[s]
 	fmt.Printf("TEST: %-60s  %s\n", name, label)
 	results.Lock()
 	defer results.Unlock()
@@ -108,6 +157,8 @@ func printResult(name string, s status, took time.Duration) {
 		results.fail++
 	case statusXFail:
 		results.xfail++
+	case statusXPass:
+		results.xpass++
 	default:
 		results.skip++
 	}
@@ -199,6 +250,7 @@ var current atomic.Value
 func runCase(t *testing.T, name string, fn func(t *testing.T)) bool {
 	t.Helper()
 	ran, skipped, expected := false, false, false
+	var issues []knownIssue
 	current.Store(name)
 	defer current.Store("")
 	start := time.Now()
@@ -206,7 +258,9 @@ func runCase(t *testing.T, name string, fn func(t *testing.T)) bool {
 		ran = true
 		defer func() {
 			skipped = t.Skipped()
-			_, expected = xfails.Load(t)
+			_, expected = xfails.LoadAndDelete(t)
+			issues = declaredIssues(t)
+			declared.Delete(t)
 		}()
 		fn(t)
 	})
@@ -215,15 +269,41 @@ func runCase(t *testing.T, name string, fn func(t *testing.T)) bool {
 		return ok // filtered out by -run: no line, it was not tested
 	}
 	t.Logf("%s: %v", name, took.Round(time.Millisecond))
+	s := outcome(ok, skipped, expected, len(issues) > 0, *strict)
+	if s == statusXPass {
+		msg := xpassComment(issues)
+		t.Logf("%s: %s", name, msg)
+		fmt.Printf("# %s\n", msg)
+	}
+	printResult(name, s, took)
+	return ok
+}
+
+// outcome is a finished case's kselftest result: whether it passed (ok;
+// skips pass), was skipped, ended with xfail, declared known issues, and
+// whether -amt.strict is on (xfail has then failed the case already).
+func outcome(ok, skipped, xfailed, declaredIssues, strict bool) status {
 	switch {
 	case !ok:
-		printResult(name, statusFail, took)
-	case skipped && expected:
-		printResult(name, statusXFail, took)
+		return statusFail
+	case skipped && xfailed:
+		return statusXFail
 	case skipped:
-		printResult(name, statusSkip, took)
+		return statusSkip
+	case declaredIssues && !strict:
+		return statusXPass
 	default:
-		printResult(name, statusOK, took)
+		return statusOK
 	}
-	return ok
+}
+
+// xpassComment is the comment line above an [XPASS]: which known issues
+// the case checked for and did not find.
+func xpassComment(issues []knownIssue) string {
+	s := make([]string, len(issues))
+	for i, is := range issues {
+		s[i] = string(is)
+	}
+	return fmt.Sprintf("XPASS: known driver issue no longer reproduces on kernel %s; check whether the kernel fixed it: %s",
+		testenv.KernelRelease(), strings.Join(s, " | "))
 }

@@ -160,6 +160,7 @@ func (s *mcastSuite) pair(t *testing.T, src, group netip.Addr, port uint16, sour
 // carried the group, the attempt proves nothing about IGMPv2 (the relay now
 // holds the group for minutes), and the case starts over with a fresh group.
 func testIGMPv2Join(t *testing.T, s *mcastSuite) {
+	expectIssue(t, issueGatewayDropsIGMPv2)
 	s.forceVersion(t, false, "2")
 	if v := s.igmpVersion(t, "l_gw"); v != "V2" {
 		t.Fatalf("the listener speaks IGMP %s on l_gw despite force_igmp_version=2", v)
@@ -230,6 +231,7 @@ func testIGMPv3SSM(t *testing.T, s *mcastSuite) {
 }
 
 func testIGMPv3RelayFilter(t *testing.T, s *mcastSuite) {
+	expectIssue(t, issueRelayIgnoresSources)
 	s.forceVersion(t, false, "3")
 	s.relayFilter(t, sourceV4.Addr(), sourceV4b.Addr(), grpIGMPv3, 4113)
 }
@@ -266,6 +268,7 @@ func testMLDv2SSM(t *testing.T, s *mcastSuite) {
 }
 
 func testMLDv2RelayFilter(t *testing.T, s *mcastSuite) {
+	expectIssue(t, issueRelayIgnoresSources)
 	s.forceVersion(t, true, "2")
 	s.relayFilter(t, sourceV6.Addr(), sourceV6b.Addr(), grpMLDv2, 6117)
 }
@@ -347,11 +350,13 @@ func (s *mcastSuite) tunnelRound(t *testing.T, tp *tap, bad, good *sender, badTa
 }
 
 func testLeave4(t *testing.T, s *mcastSuite) {
+	expectIssue(t, issueNoLeaveProcessing)
 	s.forceVersion(t, false, "3")
 	s.leave(t, sourceV4.Addr(), grpLeave4, grpMarker4, 4104)
 }
 
 func testLeave6(t *testing.T, s *mcastSuite) {
+	expectIssue(t, issueNoLeaveProcessing)
 	s.forceVersion(t, true, "2")
 	s.leave(t, sourceV6.Addr(), grpLeave6, grpMarker6, 6104)
 }
