@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,30 +16,45 @@ import (
 // amtPort is the IANA AMT port both ends use in these topologies.
 const amtPort = 2268
 
-// amtMsgMulticastData is AMT_MSG_MULTICAST_DATA (RFC 7450 §5.1.6).
-const amtMsgMulticastData = 6
+// AMT message types (RFC 7450 §5.1).
+const (
+	amtMsgMembershipUpdate = 5
+	amtMsgMulticastData    = 6
+)
 
 // tap sees every packet a device receives, below IP: multicast the host has
 // not joined, and AMT-encapsulated data on a tunnel's underlay. It is how a
 // case tells "the relay stopped sending" from "the listener's kernel
 // dropped it".
 type tap struct {
-	ns    *netns
-	dev   string
-	fd    int
-	buf   []byte
-	close sync.Once
+	ns       *netns
+	dev      string
+	outgoing bool // sees what dev sends instead of what it receives
+	fd       int
+	buf      []byte
+	close    sync.Once
 }
 
 // newTap opens an AF_PACKET socket in ns bound to dev, receiving every
-// protocol as L3 packets (SOCK_DGRAM: no link-layer header).
+// protocol as L3 packets (SOCK_DGRAM: no link-layer header) that dev
+// receives.
 func newTap(ns *netns, dev string) (*tap, error) {
+	return openTap(ns, dev, false)
+}
+
+// newOutgoingTap is newTap for the packets dev sends: on a gateway's
+// underlay, the AMT messages the gateway sends to the relay.
+func newOutgoingTap(ns *netns, dev string) (*tap, error) {
+	return openTap(ns, dev, true)
+}
+
+func openTap(ns *netns, dev string, outgoing bool) (*tap, error) {
 	idx, err := ns.index(dev)
 	if err != nil {
 		return nil, err
 	}
 	proto := int(htons(unix.ETH_P_ALL))
-	t := &tap{ns: ns, dev: dev, fd: -1, buf: make([]byte, 65536)}
+	t := &tap{ns: ns, dev: dev, outgoing: outgoing, fd: -1, buf: make([]byte, 65536)}
 	err = ns.Do(func() error {
 		var err error
 		t.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
@@ -82,8 +98,8 @@ type udpPacket struct {
 	laterFragment bool       // a fragment with offset > 0 (no UDP header)
 }
 
-// next returns the next UDP packet the device received, skipping outgoing
-// packets and everything that is not UDP, until deadline.
+// next returns the next UDP packet the device received (or sent, for an
+// outgoing tap), skipping everything that is not UDP, until deadline.
 func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 	for {
 		b, err := t.nextRaw(deadline)
@@ -96,13 +112,21 @@ func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 	}
 }
 
-// Membership report types (RFC 2236, RFC 3376, RFC 2710, RFC 3810).
+// Membership report and leave types (RFC 2236, RFC 3376, RFC 2710,
+// RFC 3810).
 const (
 	igmpV2Report = 0x16
+	igmpV2Leave  = 0x17
 	igmpV3Report = 0x22
 	mldV1Report  = 131
+	mldV1Done    = 132
 	mldV2Report  = 143
 )
+
+// recordToInclude is CHANGE_TO_INCLUDE_MODE, an IGMPv3 / MLDv2 group
+// record type (RFC 3376 §4.2.12, RFC 3810 §5.2.12); with no sources it is
+// how a host in any-source (EXCLUDE {}) mode leaves the group.
+const recordToInclude = 3
 
 // membershipMsg is an IGMP or MLD message as a tap saw it.
 type membershipMsg struct {
@@ -110,6 +134,16 @@ type membershipMsg struct {
 	typ     uint8        // IGMP type, or ICMPv6 type for MLD
 	group   netip.Addr   // the group field of IGMPv1/v2 and MLDv1 messages
 	records []netip.Addr // the groups of an IGMPv3 / MLDv2 report's records
+	leaves  []netip.Addr // the groups of its TO_IN({}) records: left
+}
+
+// leaving reports whether m is the sender leaving group: an IGMPv2 leave,
+// an MLDv1 Done, or an IGMPv3 / MLDv2 report with a TO_IN({}) record.
+func (m membershipMsg) leaving(group netip.Addr) bool {
+	if m.typ == igmpV2Leave || m.typ == mldV1Done {
+		return m.group == group
+	}
+	return slices.Contains(m.leaves, group)
 }
 
 // parseMembership decodes an IPv4 packet carrying IGMP, or an IPv6 packet
@@ -165,10 +199,15 @@ func parseMembership(b []byte) (membershipMsg, bool) {
 	rec := g[8:]
 	for i := 0; i < n && len(rec) >= 4+addrLen; i++ {
 		auxWords, nsrcs := int(rec[1]), int(binary.BigEndian.Uint16(rec[2:4]))
+		var grp netip.Addr
 		if addrLen == 4 {
-			m.records = append(m.records, netip.AddrFrom4([4]byte(rec[4:8])))
+			grp = netip.AddrFrom4([4]byte(rec[4:8]))
 		} else {
-			m.records = append(m.records, netip.AddrFrom16([16]byte(rec[4:20])))
+			grp = netip.AddrFrom16([16]byte(rec[4:20]))
+		}
+		m.records = append(m.records, grp)
+		if rec[0] == recordToInclude && nsrcs == 0 {
+			m.leaves = append(m.leaves, grp)
 		}
 		skip := 4 + addrLen + addrLen*nsrcs + 4*auxWords
 		if len(rec) < skip {
@@ -179,8 +218,9 @@ func parseMembership(b []byte) (membershipMsg, bool) {
 	return m, true
 }
 
-// nextRaw returns the next L3 packet the device received (outgoing ones
-// skipped), until deadline. The slice is valid until the next call.
+// nextRaw returns the next L3 packet the device received (or, for an
+// outgoing tap, sent), until deadline. The slice is valid until the next
+// call.
 func (t *tap) nextRaw(deadline time.Time) ([]byte, error) {
 	for {
 		wait := time.Until(deadline)
@@ -205,7 +245,8 @@ func (t *tap) nextRaw(deadline time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: read tap on %s: %w", t.ns.name, t.dev, err)
 		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		if out := ok && ll.Pkttype == unix.PACKET_OUTGOING; out != t.outgoing {
 			continue
 		}
 		return t.buf[:m], nil
@@ -276,4 +317,17 @@ func parseUDP(b []byte) *udpPacket {
 		p.inner = parseUDP(p.payload[2:])
 	}
 	return p
+}
+
+// parseMembershipUpdate decodes an AMT Membership Update (RFC 7450 §5.1.5),
+// as a gateway sends it to its relay, and the IGMP or MLD message it
+// carries: after the version and type, a reserved byte, the 6-byte
+// response MAC and the 4-byte request nonce comes the listener's IP packet
+// (amt.c amt_send_membership_update, struct amt_header_membership_update).
+func parseMembershipUpdate(b []byte) (membershipMsg, bool) {
+	p := parseUDP(b)
+	if p == nil || p.dport != amtPort || len(p.payload) < 12 || p.payload[0] != amtMsgMembershipUpdate {
+		return membershipMsg{}, false
+	}
+	return parseMembership(p.payload[12:])
 }

@@ -111,12 +111,70 @@ func TestParseMembership(t *testing.T) {
 		t.Errorf("MLDv2 report: %+v %v", m, ok)
 	}
 
+	// Leaving: IGMPv2 leave, MLDv1 Done, and TO_IN({}) records; a TO_IN
+	// with a source and an ALLOW are not leaves.
+	leave := mkIPv4(2, "192.168.0.2", "224.0.0.2", ra, []byte{0x17, 0, 0, 0, 239, 1, 1, 2})
+	if m, ok := parseMembership(leave); !ok || m.typ != igmpV2Leave || !m.leaving(netip.MustParseAddr("239.1.1.2")) || m.leaving(netip.MustParseAddr("239.1.1.3")) {
+		t.Errorf("IGMPv2 leave: %+v %v", m, ok)
+	}
+	done := append([]byte{132, 0, 0, 0, 0, 0, 0, 0}, g[:]...)
+	if m, ok := parseMembership(mkIPv6(58, "fe80::1", "ff02::2", true, done)); !ok || m.typ != mldV1Done || !m.leaving(netip.MustParseAddr("ff0e::1:6")) {
+		t.Errorf("MLDv1 Done: %+v %v", m, ok)
+	}
+	if m, _ := parseMembership(mkIPv6(58, "fe80::1", "ff0e::1:6", true, v1)); m.leaving(netip.MustParseAddr("ff0e::1:6")) {
+		t.Errorf("an MLDv1 report is taken for a Done: %+v", m)
+	}
+	toIn := []byte{0x22, 0, 0, 0, 0, 0, 0, 3,
+		3, 0, 0, 0, 239, 1, 1, 4, // TO_IN({}) 239.1.1.4: a leave
+		3, 0, 0, 1, 239, 1, 1, 5, 172, 17, 0, 2, // TO_IN({S}) 239.1.1.5: not a leave
+		5, 0, 0, 0, 239, 1, 1, 6} // ALLOW({}) 239.1.1.6
+	m, ok = parseMembership(mkIPv4(2, "192.168.0.2", "224.0.0.22", ra, toIn))
+	if !ok || !slices.Equal(m.leaves, []netip.Addr{netip.MustParseAddr("239.1.1.4")}) || len(m.records) != 3 {
+		t.Errorf("IGMPv3 report with TO_IN records: %+v %v, want leaves [239.1.1.4] of 3 records", m, ok)
+	}
+	toIn6 := append([]byte{143, 0, 0, 0, 0, 0, 0, 1, 3, 0, 0, 0}, g[:]...)
+	if m, ok := parseMembership(mkIPv6(58, "fe80::1", "ff02::16", true, toIn6)); !ok || !m.leaving(netip.MustParseAddr("ff0e::1:6")) {
+		t.Errorf("MLDv2 TO_IN({}): %+v %v", m, ok)
+	}
+	if m, _ := parseMembership(mkIPv6(58, "fe80::1", "ff02::16", true, mld2)); m.leaving(netip.MustParseAddr("ff0e::1:6")) {
+		t.Errorf("an MLDv2 ALLOW is taken for a leave: %+v", m)
+	}
+
 	// Truncated or unrelated packets are not membership messages, and a
 	// record count larger than the data never reads past it.
 	for _, b := range [][]byte{nil, {0x45}, mkIPv4(17, "1.2.3.4", "5.6.7.8", nil, udp(1, 2, nil)),
 		mkIPv4(2, "192.168.0.2", "224.0.0.22", ra, []byte{0x22, 0, 0, 0, 0, 0, 0xff, 0xff, 2, 0})} {
 		if m, ok := parseMembership(b); ok && len(m.records) > 0 {
 			t.Errorf("parseMembership(%x) = %+v", b, m)
+		}
+	}
+}
+
+func TestParseMembershipUpdate(t *testing.T) {
+	ra := []byte{148, 4, 0, 0}
+	leave := mkIPv4(2, "192.168.0.2", "224.0.0.2", ra, []byte{0x17, 0, 0, 0, 239, 1, 1, 32})
+	// version 0 / type 5, reserved, response MAC, request nonce.
+	hdr := []byte{0x05, 0, 1, 2, 3, 4, 5, 6, 0xde, 0xad, 0xbe, 0xef}
+	upd := mkIPv4(17, "10.0.0.1", "10.0.0.2", nil, udp(amtPort, amtPort, append(hdr, leave...)))
+	m, ok := parseMembershipUpdate(upd)
+	if !ok || m.typ != igmpV2Leave || !m.leaving(netip.MustParseAddr("239.1.1.32")) || m.src != netip.MustParseAddr("192.168.0.2") {
+		t.Errorf("parseMembershipUpdate(IGMPv2 leave) = %+v %v", m, ok)
+	}
+	g := netip.MustParseAddr("ff0e::1:36").As16()
+	done := mkIPv6(58, "fe80::2", "ff02::2", true, append([]byte{132, 0, 0, 0, 0, 0, 0, 0}, g[:]...))
+	m, ok = parseMembershipUpdate(mkIPv4(17, "10.0.0.1", "10.0.0.2", nil, udp(amtPort, amtPort, append(hdr, done...))))
+	if !ok || m.typ != mldV1Done || !m.leaving(netip.MustParseAddr("ff0e::1:36")) {
+		t.Errorf("parseMembershipUpdate(MLDv1 Done) = %+v %v", m, ok)
+	}
+	// Not updates: a Request (type 3), AMT data, another port, too short.
+	for _, b := range [][]byte{
+		mkIPv4(17, "10.0.0.1", "10.0.0.2", nil, udp(amtPort, amtPort, append([]byte{0x03, 0, 0, 0, 1, 2, 3, 4}, leave...))),
+		mkIPv4(17, "10.0.0.2", "10.0.0.1", nil, udp(amtPort, amtPort, append([]byte{0x06, 0}, leave...))),
+		mkIPv4(17, "10.0.0.1", "10.0.0.2", nil, udp(amtPort, 9, append(hdr, leave...))),
+		mkIPv4(17, "10.0.0.1", "10.0.0.2", nil, udp(amtPort, amtPort, hdr[:8])),
+	} {
+		if m, ok := parseMembershipUpdate(b); ok {
+			t.Errorf("parseMembershipUpdate(%x) = %+v, want not an update", b, m)
 		}
 	}
 }
