@@ -179,3 +179,25 @@ func BenchmarkIntegrationList(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIntegrationCreate creates one relay link per iteration against
+// the running kernel, as a batch of adds does: the kernel's work plus the
+// client's request, echo and decode. allocs/op is the client's share.
+// Needs root and the AMT driver.
+func BenchmarkIntegrationCreate(b *testing.B) {
+	testenv.RequireAMT(b)
+	n := newTestNS(b)
+	if err := n.addLink(b, "d0", "dummy", nil); err != nil {
+		b.Fatal(err)
+	}
+	local := netip.MustParseAddr("10.0.0.1")
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		s := Spec{Name: fmt.Sprintf("b%d", i), Dev: "d0", AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: local}}
+		i++
+		if _, err := n.c.Create(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
