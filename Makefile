@@ -4,7 +4,7 @@ KERNEL  ?= 6.1 6.12
 BUILD   := .build
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build man test vet unit kernel-test demo fuzz bench lint clean vm-shell
+.PHONY: all build man test vet unit kernel-test test-fixes demo fuzz bench lint clean vm-shell
 
 all: build
 
@@ -29,6 +29,14 @@ unit:
 
 kernel-test:
 	KERNELS="$(KERNEL)" scripts/kernel-tests
+
+## test-fixes: the selftests with -amt.strict (a known driver issue fails instead of XFAIL) on
+## each kernel, with amt.ko built from Debian's source plus kernel/amt-fixes/*.patch.
+test-fixes:
+	$(GO) test -c -o $(BUILD)/selftests-fixes.test ./selftests
+	@rc=0; for k in $(KERNEL); do \
+		scripts/vm -k $$k --amt-patches kernel/amt-fixes -- $(BUILD)/selftests-fixes.test -test.v -test.timeout=25m -amt.strict || rc=1; \
+	done; exit $$rc
 
 ## demo: a relay and a gateway in two namespaces of a VM, discovery, show, delete.
 demo: build
