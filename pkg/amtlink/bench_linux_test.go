@@ -142,7 +142,7 @@ func BenchmarkIntegrationResolve(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				names[r.msg.Index] = r.msg.Attributes.Name
+				names[r.index] = r.name
 			}
 			if names[idx] != "va25" {
 				b.Fatalf("dump: index %d is %q", idx, names[idx])

@@ -116,80 +116,132 @@ func (c *client) execute(op, name string, typ netlink.HeaderType, flags netlink.
 	return msgs, nil
 }
 
-// rawLink is one decoded RTM_NEWLINK message plus its AMT data, which is
-// decoded again here with errors checked, because rtnetlink swallows the
-// errors of a driver's Decode (STYLE §5).
+// rawLink is one decoded RTM_NEWLINK message: the fields a Link needs, and
+// its AMT data when it is an amt link.
 type rawLink struct {
-	msg   rtnetlink.LinkMessage
-	amt   ifla.AMT
-	isAMT bool
+	index, flags uint32
+	name         string
+	mtu          uint32
+	master       uint32 // valid when hasMaster
+	hasMaster    bool
+	operState    rtnetlink.OperationalState
+	stats        *rtnetlink.LinkStats64 // nil when the kernel sent none
+	linkKind     string                 // IFLA_INFO_KIND, "" without IFLA_LINKINFO
+	amt          ifla.AMT
+	isAMT        bool
 }
 
-func (r *rawLink) kind() string {
-	if r.msg.Attributes == nil || r.msg.Attributes.Info == nil {
-		return ""
-	}
-	return r.msg.Attributes.Info.Kind
-}
+func (r *rawLink) kind() string { return r.linkKind }
 
-// decodeLink decodes the payload of an RTM_NEWLINK message.
-//
-// rtnetlink's LinkMessage decoder stops without an error at the first
-// malformed attribute (and swallows the errors of a driver's Decode), so
-// what it drops is checked here: the framing of every top-level attribute
-// and the length of the fixed-size ones it reads must be right, its link
-// kind must match a scan of the raw bytes, and the AMT data is decoded
-// again from the raw bytes with errors checked.
+// decodeLink decodes the payload of an RTM_NEWLINK message in one pass over
+// its attributes, allocating only the name, the kind and the statistics.
+// It is strict where rtnetlink's LinkMessage decoder is lenient (STYLE §5):
+// broken framing of any top-level attribute or of IFLA_LINKINFO, a
+// fixed-size attribute of the wrong size, and malformed AMT data are
+// errors, never a silently half-decoded link.
 func decodeLink(b []byte) (*rawLink, error) {
-	r := &rawLink{}
-	if err := r.msg.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link message: %w", err)
+	if len(b) < unix.SizeofIfInfomsg {
+		return nil, errors.New("amtlink: decoding link message: too short for an ifinfomsg")
 	}
-	if r.msg.Attributes == nil {
+	if len(b) == unix.SizeofIfInfomsg {
 		return nil, errors.New("amtlink: decoding link message: no attributes")
 	}
-	if err := checkLinkAttrs(b[unix.SizeofIfInfomsg:]); err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link %d: %w", r.msg.Index, err)
+	r := &rawLink{
+		index: binary.NativeEndian.Uint32(b[4:8]),
+		flags: binary.NativeEndian.Uint32(b[8:12]),
 	}
-	info := findAttr(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
-	kind := string(bytes.TrimRight(findAttr(info, unix.IFLA_INFO_KIND), "\x00"))
-	if kind != r.kind() {
-		return nil, fmt.Errorf("amtlink: decoding link %d: malformed IFLA_LINKINFO", r.msg.Index)
+	var info []byte
+	seenInfo := false
+	err := walkAttrs(b[unix.SizeofIfInfomsg:], func(t uint16, p []byte) error {
+		if want := fixedLinkAttrLen(t); want != 0 && len(p) != want {
+			return fmt.Errorf("%w: type %d has %d bytes, want %d", errMalformed, t, len(p), want)
+		}
+		switch t {
+		case unix.IFLA_IFNAME:
+			r.name = string(bytes.TrimRight(p, "\x00"))
+		case unix.IFLA_MTU:
+			r.mtu = binary.NativeEndian.Uint32(p)
+		case unix.IFLA_MASTER:
+			r.master, r.hasMaster = binary.NativeEndian.Uint32(p), true
+		case unix.IFLA_OPERSTATE:
+			r.operState = rtnetlink.OperationalState(p[0])
+		case unix.IFLA_ADDRESS, unix.IFLA_BROADCAST:
+			if len(p) < 4 || len(p) > 32 {
+				return fmt.Errorf("%w: hardware address of %d bytes", errMalformed, len(p))
+			}
+		case unix.IFLA_STATS:
+			if len(p) != 92 && len(p) != 96 {
+				return fmt.Errorf("%w: IFLA_STATS of %d bytes", errMalformed, len(p))
+			}
+		case unix.IFLA_STATS64:
+			s, err := decodeStats64(p)
+			if err != nil {
+				return err
+			}
+			r.stats = s
+		case unix.IFLA_LINKINFO:
+			if err := walkAttrs(p, func(uint16, []byte) error { return nil }); err != nil {
+				return err
+			}
+			if !seenInfo {
+				info, seenInfo = p, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("amtlink: decoding link %d: %w", r.index, err)
 	}
-	if kind != Kind {
+	r.linkKind = string(bytes.TrimRight(findAttr(info, unix.IFLA_INFO_KIND), "\x00"))
+	if r.linkKind != Kind {
 		return r, nil
 	}
 	r.isAMT = true
 	if err := r.amt.UnmarshalBinary(findAttr(info, unix.IFLA_INFO_DATA)); err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.msg.Attributes.Name, err)
+		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.name, err)
 	}
 	return r, nil
 }
 
+// fixedLinkAttrLen is the payload size of the fixed-size top-level link
+// attributes that are read, or 0.
+func fixedLinkAttrLen(t uint16) int {
+	switch t {
+	case unix.IFLA_MTU, unix.IFLA_LINK, unix.IFLA_MASTER, unix.IFLA_TXQLEN, unix.IFLA_GROUP,
+		unix.IFLA_CARRIER_CHANGES, unix.IFLA_CARRIER_UP_COUNT, unix.IFLA_CARRIER_DOWN_COUNT:
+		return 4
+	case unix.IFLA_OPERSTATE, unix.IFLA_LINKMODE, unix.IFLA_CARRIER:
+		return 1
+	}
+	return 0
+}
+
+// decodeStats64 decodes struct rtnl_link_stats64: 23 counters up to Linux
+// 4.6, rx_nohandler since, rx_otherhost_dropped since 5.19. Counters a
+// newer kernel appends are ignored.
+func decodeStats64(p []byte) (*rtnetlink.LinkStats64, error) {
+	if len(p) < 184 || len(p)%8 != 0 {
+		return nil, fmt.Errorf("%w: IFLA_STATS64 of %d bytes", errMalformed, len(p))
+	}
+	s := &rtnetlink.LinkStats64{}
+	fields := [...]*uint64{
+		&s.RXPackets, &s.TXPackets, &s.RXBytes, &s.TXBytes, &s.RXErrors, &s.TXErrors,
+		&s.RXDropped, &s.TXDropped, &s.Multicast, &s.Collisions,
+		&s.RXLengthErrors, &s.RXOverErrors, &s.RXCRCErrors, &s.RXFrameErrors, &s.RXFIFOErrors, &s.RXMissedErrors,
+		&s.TXAbortedErrors, &s.TXCarrierErrors, &s.TXFIFOErrors, &s.TXHeartbeatErrors, &s.TXWindowErrors,
+		&s.RXCompressed, &s.TXCompressed, &s.RXNoHandler, &s.RXOtherhostDropped,
+	}
+	for i, f := range fields {
+		if 8*i+8 > len(p) {
+			break
+		}
+		*f = binary.NativeEndian.Uint64(p[8*i:])
+	}
+	return s, nil
+}
+
 // errMalformed reports broken attribute framing in a kernel message.
 var errMalformed = errors.New("malformed netlink attribute")
-
-// checkLinkAttrs checks the framing of the top-level attributes of a link
-// message and of IFLA_LINKINFO, and the payload length of the fixed-size
-// attributes rtnetlink reads.
-func checkLinkAttrs(b []byte) error {
-	return walkAttrs(b, func(t uint16, payload []byte) error {
-		want := 0
-		switch t {
-		case unix.IFLA_MTU, unix.IFLA_LINK, unix.IFLA_MASTER, unix.IFLA_TXQLEN, unix.IFLA_GROUP,
-			unix.IFLA_CARRIER_CHANGES, unix.IFLA_CARRIER_UP_COUNT, unix.IFLA_CARRIER_DOWN_COUNT:
-			want = 4
-		case unix.IFLA_OPERSTATE, unix.IFLA_LINKMODE, unix.IFLA_CARRIER:
-			want = 1
-		case unix.IFLA_LINKINFO:
-			return walkAttrs(payload, func(uint16, []byte) error { return nil })
-		}
-		if want != 0 && len(payload) != want {
-			return fmt.Errorf("%w: type %d has %d bytes, want %d", errMalformed, t, len(payload), want)
-		}
-		return nil
-	})
-}
 
 // walkAttrs calls fn for each attribute in b (type without flag bits) and
 // fails on broken framing, with the rules of netlink.AttributeDecoder: a
@@ -404,19 +456,18 @@ func (n *names) name(index uint32) (string, error) {
 // link converts r into a Link, resolving the master's and lower device's
 // names through n.
 func (r *rawLink) link(n *names) (Link, error) {
-	a := r.msg.Attributes
 	l := Link{
-		Index:     r.msg.Index,
-		Name:      a.Name,
-		MTU:       a.MTU,
-		Flags:     r.msg.Flags,
-		OperState: a.OperationalState,
+		Index:     r.index,
+		Name:      r.name,
+		MTU:       r.mtu,
+		Flags:     r.flags,
+		OperState: r.operState,
 		AMT:       r.amt,
-		Stats:     a.Stats64,
+		Stats:     r.stats,
 	}
 	var err error
-	if a.Master != nil {
-		if l.Master, err = n.name(*a.Master); err != nil {
+	if r.hasMaster {
+		if l.Master, err = n.name(r.master); err != nil {
 			return Link{}, err
 		}
 	}
@@ -504,7 +555,7 @@ func (c *client) Delete(name string) error {
 		return &Error{Op: "delete", Name: name, Err: &notAMTError{name: name, kind: r.kind(), refuse: true}}
 	}
 	_, err = c.execute("delete", name, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge,
-		&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: r.msg.Index})
+		&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: r.index})
 	return notFound(err, "link", name)
 }
 
@@ -684,7 +735,7 @@ func (c *client) newLink(op string, s Spec, lm *rtnetlink.LinkMessage) (*rawLink
 	if err != nil {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
-	if r.msg.Attributes.Name != s.Name {
+	if r.name != s.Name {
 		return nil, nil // not ours after all: read back by name
 	}
 	return r, nil
@@ -723,17 +774,17 @@ func (c *client) readBack(op string, s Spec, n *names, r *rawLink) (*Link, error
 	if !r.isAMT {
 		return nil, &Error{Op: op, Name: s.Name, Err: &notAMTError{name: s.Name, kind: r.kind()}}
 	}
-	if s.MTU != 0 && r.msg.Attributes.MTU != s.MTU {
+	if s.MTU != 0 && r.mtu != s.MTU {
 		// The AMT driver derives the MTU from the lower device in its
 		// newlink, overwriting the IFLA_MTU of the create request (which
 		// the kernel applied first); set it again on the new link.
-		if err := c.setMTU(op, s.Name, r.msg.Index, s.MTU); err != nil {
+		if err := c.setMTU(op, s.Name, r.index, s.MTU); err != nil {
 			return nil, err
 		}
 		if r, err = c.getRaw(op, s.Name); err != nil {
 			return nil, err
 		}
-		if got := r.msg.Attributes.MTU; got != s.MTU {
+		if got := r.mtu; got != s.MTU {
 			return nil, &Error{Op: op, Name: s.Name, Err: fmt.Errorf("amtlink: asked for mtu %d, the kernel set %d", s.MTU, got)}
 		}
 	}

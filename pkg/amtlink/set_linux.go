@@ -55,7 +55,7 @@ func (c *client) Set(name string, ch Change) (*Link, error) {
 	}
 	req := &rtnetlink.LinkMessage{
 		Family:     unix.AF_UNSPEC,
-		Index:      r.msg.Index,
+		Index:      r.index,
 		Attributes: &rtnetlink.LinkAttributes{},
 	}
 	if ch.MTU != nil {

@@ -313,11 +313,11 @@ func (w *watcher) poll() error {
 	}
 	var evs []Event
 	for _, r := range snap {
-		prev := w.known[r.msg.Index]
+		prev := w.known[r.index]
 		if prev == nil || !isGateway(prev) {
 			continue // new links are reported from their notification
 		}
-		if (r.msg.Flags^prev.Flags)&unix.IFF_UP != 0 {
+		if (r.flags^prev.Flags)&unix.IFF_UP != 0 {
 			// The link went up or down and its notification is still
 			// on the way: it was queued, under the RTNL lock, before
 			// this dump was answered. Leave the relay to it, so that
@@ -396,7 +396,7 @@ func (c *client) dumpAMT(op string) ([]*rawLink, error) {
 		}
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b *rawLink) int { return cmp.Compare(a.msg.Index, b.msg.Index) })
+	slices.SortFunc(out, func(a, b *rawLink) int { return cmp.Compare(a.index, b.index) })
 	return out, nil
 }
 
