@@ -85,3 +85,17 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendBinary encodes the same link into a reused buffer, as a
+// client building requests does.
+func BenchmarkAppendBinary(b *testing.B) {
+	a := goldenKernelGatewayAMT
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = a.AppendBinary(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -152,3 +152,21 @@ func ExampleParseAddr() {
 	// local "ff02::1": IPv6 address, but the AMT tunnel runs over IPv4; use an IPv4 unicast address such as 192.0.2.1
 	// local "169.254.1.1": link-local address (169.254.0.0/16), routers do not forward it; use an IPv4 unicast address such as 192.0.2.1
 }
+
+// AppendBinary writes IFLA_INFO_DATA into a buffer the caller reuses, so a
+// client that sends many requests encodes them without allocating.
+func ExampleAMT_AppendBinary() {
+	a := ifla.AMT{
+		Mode:  ifla.Ptr(ifla.ModeRelay),
+		Local: netip.MustParseAddr("10.0.0.1"),
+		Link:  ifla.Ptr[uint32](2),
+	}
+	buf := make([]byte, 0, 64)
+	buf, err := a.AppendBinary(buf[:0])
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("% x\n", buf)
+	// Output:
+	// 08 00 01 00 01 00 00 00 08 00 05 00 0a 00 00 01 08 00 04 00 02 00 00 00
+}

@@ -56,6 +56,13 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a decoded value must encode: %v\n%s", err, first)
 		}
+		ae := netlink.NewAttributeEncoder()
+		if err := first.Encode(ae); err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		if viaEncoder, err := ae.Encode(); err != nil || !bytes.Equal(enc, viaEncoder) {
+			t.Fatalf("MarshalBinary and Encode differ:\n% x\n% x (%v)", enc, viaEncoder, err)
+		}
 		var second AMT
 		ad, err := netlink.NewAttributeDecoder(enc)
 		if err != nil {

@@ -169,15 +169,8 @@ func (a *AMT) Encode(ae *netlink.AttributeEncoder) error {
 		{AttrRemoteIP, a.Remote},
 		{AttrDiscoveryIP, a.Discovery},
 	}
-	for _, f := range addrs {
-		if f.addr.IsValid() && !f.addr.Is4() {
-			return fmt.Errorf("ifla: encode %s: %s is not an IPv4 address", attrName(f.typ), f.addr)
-		}
-	}
-	for _, u := range a.Unknown {
-		if t := u.Type & typeMask; t >= AttrMode && t <= attrMax {
-			return fmt.Errorf("ifla: encode: Unknown holds a known attribute %s; set the AMT field instead", attrName(t))
-		}
+	if err := a.encodable(); err != nil {
+		return err
 	}
 
 	// One buffer holds the network-order payloads; ae keeps sub-slices of
@@ -222,11 +215,86 @@ func (a *AMT) Encode(ae *netlink.AttributeEncoder) error {
 // Encode writes, in native byte order. It implements
 // encoding.BinaryMarshaler.
 func (a *AMT) MarshalBinary() ([]byte, error) {
-	ae := netlink.NewAttributeEncoder()
-	if err := a.Encode(ae); err != nil {
-		return nil, err
+	return a.AppendBinary(nil)
+}
+
+// AppendBinary appends the IFLA_INFO_DATA payload for a to b: the bytes
+// MarshalBinary returns, with the same errors, and b unchanged on error.
+// It allocates only when b has too little room, so a caller that builds
+// requests in a buffer it reuses encodes without allocating. It implements
+// encoding.BinaryAppender.
+func (a *AMT) AppendBinary(b []byte) ([]byte, error) {
+	if err := a.encodable(); err != nil {
+		return b, err
 	}
-	return ae.Encode()
+	if a.Mode != nil {
+		b = appendU32(b, AttrMode, uint32(*a.Mode))
+	}
+	for _, f := range [...]struct {
+		typ  uint16
+		addr netip.Addr
+	}{{AttrLocalIP, a.Local}, {AttrRemoteIP, a.Remote}, {AttrDiscoveryIP, a.Discovery}} {
+		if f.addr.IsValid() {
+			v := f.addr.As4()
+			b = appendAttr(b, f.typ, v[:])
+		}
+	}
+	if a.Link != nil {
+		b = appendU32(b, AttrLink, *a.Link)
+	}
+	var port [2]byte
+	if a.GatewayPort != nil {
+		binary.BigEndian.PutUint16(port[:], *a.GatewayPort)
+		b = appendAttr(b, AttrGatewayPort, port[:])
+	}
+	if a.RelayPort != nil {
+		binary.BigEndian.PutUint16(port[:], *a.RelayPort)
+		b = appendAttr(b, AttrRelayPort, port[:])
+	}
+	if a.MaxTunnels != nil {
+		b = appendU32(b, AttrMaxTunnels, *a.MaxTunnels)
+	}
+	for _, u := range a.Unknown {
+		b = appendAttr(b, u.Type, u.Data)
+	}
+	return b, nil
+}
+
+// appendAttr appends one netlink attribute (header, payload, padding to 4
+// bytes) in native byte order.
+func appendAttr(b []byte, typ uint16, payload []byte) []byte {
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(payload)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = append(b, payload...)
+	for range nlaAlign(len(payload)) - len(payload) {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func appendU32(b []byte, typ uint16, v uint32) []byte {
+	b = binary.NativeEndian.AppendUint16(b, 8)
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	return binary.NativeEndian.AppendUint32(b, v)
+}
+
+// encodable reports what the wire format cannot carry: an address that is
+// not IPv4, or an Unknown attribute of a type this package knows.
+func (a *AMT) encodable() error {
+	for _, f := range [...]struct {
+		typ  uint16
+		addr netip.Addr
+	}{{AttrLocalIP, a.Local}, {AttrRemoteIP, a.Remote}, {AttrDiscoveryIP, a.Discovery}} {
+		if f.addr.IsValid() && !f.addr.Is4() {
+			return fmt.Errorf("ifla: encode %s: %s is not an IPv4 address", attrName(f.typ), f.addr)
+		}
+	}
+	for _, u := range a.Unknown {
+		if t := u.Type & typeMask; t >= AttrMode && t <= attrMax {
+			return fmt.Errorf("ifla: encode: Unknown holds a known attribute %s; set the AMT field instead", attrName(t))
+		}
+	}
+	return nil
 }
 
 // Decode reads IFLA_AMT_* attributes from ad into a, replacing its previous

@@ -242,6 +242,12 @@ func TestRoundTrip(t *testing.T) {
 			if b2 := encode(t, &got); !bytes.Equal(b, b2) {
 				t.Fatalf("re-encode:\n got % x\nwant % x", b2, b)
 			}
+			// AppendBinary writes what Encode writes, after what b held.
+			prefix := []byte{0xaa, 0xbb}
+			ab, err := tt.in.AppendBinary(prefix)
+			if err != nil || !bytes.Equal(ab[:2], prefix) || !bytes.Equal(ab[2:], b) {
+				t.Fatalf("AppendBinary(% x) = % x, %v; want the prefix then % x", prefix, ab, err, b)
+			}
 		})
 	}
 }
@@ -424,6 +430,10 @@ func TestEncodeErrors(t *testing.T) {
 			}
 			if _, err := tt.in.MarshalBinary(); err == nil {
 				t.Fatal("MarshalBinary succeeded")
+			}
+			prefix := []byte{1, 2, 3}
+			if ab, err := tt.in.AppendBinary(prefix); err == nil || !bytes.Equal(ab, prefix) {
+				t.Fatalf("AppendBinary = % x, %v; want the prefix unchanged and an error", ab, err)
 			}
 		})
 	}
