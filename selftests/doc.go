@@ -33,14 +33,18 @@
 //
 // Beyond amt.sh: TestIntegrationAMTMembership (IGMPv2, IGMPv3 source-specific,
 // MLDv1, MLDv2 source-specific joins; whether the relay tunnels data from
-// sources the gateway did not ask for; whether leaving stops the tunnelled
-// data), TestIntegrationAMTTwoGateways, TestIntegrationAMTMaxTunnels and
-// TestIntegrationAMTLifecycle (relay deleted and re-created; lower device
-// deleted).
+// sources the gateway did not ask for; whether leaving, with an IGMPv3 or
+// MLDv2 TO_IN({}) report, an IGMPv2 leave or an MLDv1 Done, stops the
+// tunnelled data within 15 s), TestIntegrationAMTTwoGateways,
+// TestIntegrationAMTMaxTunnels and TestIntegrationAMTLifecycle (relay
+// deleted and re-created; lower device deleted).
 //
 // Waits are bounded polls (netlink, sockets, an AF_PACKET tap on the
 // tunnel's underlay), never fixed sleeps; a failure says what never happened
-// and what the devices had counted.
+// and what the devices had counted. The IGMPv2 and MLDv1 cases and the
+// leave cases also tap the gateway's two sides, to tell a membership
+// message the listener never sent from one the gateway did not pass on to
+// the relay and from one the relay ignored.
 //
 // # Known driver issues
 //
@@ -50,7 +54,21 @@
 // it print [XFAIL] (kselftest's expected failure: not counted as a failure)
 // and, under go test, skip with the issue and what was observed. A case
 // that runs into an issue it did not declare fails: that is a bug in the
-// case. The issues are the knownIssue constants in membership_test.go.
+// case. The issues are the knownIssue constants in membership_test.go; the
+// drivers/net/amt.c of Debian's 6.1.192 and 6.12.117 has each:
+//
+//   - issueGatewayDropsIGMPv2: amt_dev_xmit's gateway path passes IGMP
+//     types 0x12 and 0x22 only, so IGMPv2 reports (0x16) and leaves (0x17)
+//     never reach the relay. Cases: IGMPv2 any-source join, IGMPv2 leave
+//     (which ends at its join).
+//   - issueRelayIgnoresSources: amt_dev_xmit's relay path matches tunnels
+//     by group only, so an (S,G) join gets every source. Cases: IGMPv3 and
+//     MLDv2 relay tunnels only joined sources.
+//   - issueNoLeaveProcessing: a TO_IN({}) or BLOCK record never shortens the
+//     relay's group timer (GMI, about 260 s). Cases: IGMPv3 and MLDv2 leave.
+//   - issueMLDv1Done: the gateway drops MLDv1 Done (132), and the relay's
+//     amt_mldv1_leave_handler would look the host up by ip_hdr(skb)->saddr
+//     of an IPv6 packet anyway. Case: MLDv1 leave.
 //
 // When such a case passes, the issue did not reproduce: the line is
 // [XPASS], counted as a pass (exit status 0) but apart in the summary,
