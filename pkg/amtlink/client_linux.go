@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -26,8 +27,13 @@ type client struct {
 	// mu serialises requests on c: dumps and Create's echo are read
 	// outside c's own lock (see dump and newLink).
 	mu sync.Mutex
-	// rxBuf is receiveEcho's buffer, used under mu.
-	rxBuf []byte
+	// rxBuf is receiveEcho's buffer, txBuf Create's request, seq the
+	// sequence number of Create's last request; all used under mu.
+	rxBuf, txBuf []byte
+	seq          uint32
+	// rc is c's socket for reading and writing it directly, nil for a
+	// fake connection (nltest), which has none.
+	rc syscall.RawConn
 
 	// devs caches the ifindex of Spec.Dev names, so that a run of creates
 	// on one device (a batch) looks the device up once, as iproute2's
@@ -73,7 +79,11 @@ func initClient(conn *netlink.Conn) (*client, error) {
 	// ignored.
 	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
 	_ = conn.SetOption(netlink.GetStrictCheck, true)
-	return &client{c: conn}, nil
+	c := &client{c: conn}
+	if rc, err := conn.SyscallConn(); err == nil {
+		c.rc = rc
+	}
+	return c, nil
 }
 
 func (c *client) Close() error { return c.c.Close() }
@@ -431,6 +441,14 @@ type names struct {
 	cache map[uint32]string
 }
 
+// remember records that index is called name.
+func (n *names) remember(index uint32, name string) {
+	if n.cache == nil {
+		n.cache = make(map[uint32]string, 2)
+	}
+	n.cache[index] = name
+}
+
 func (n *names) name(index uint32) (string, error) {
 	if index == 0 {
 		return "", nil
@@ -446,10 +464,7 @@ func (n *names) name(index uint32) (string, error) {
 	default:
 		return "", err
 	}
-	if n.cache == nil {
-		n.cache = make(map[uint32]string)
-	}
-	n.cache[index] = s
+	n.remember(index, s)
 	return s, nil
 }
 
@@ -598,48 +613,36 @@ func (c *client) Create(s Spec) (*Link, error) {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
 	// Names resolved here are remembered for the read-back.
-	n := &names{c: c, op: op, cache: make(map[uint32]string, 2)}
+	n := &names{c: c, op: op}
 	a := s.AMT
-	attrs := &rtnetlink.LinkAttributes{
-		Name: s.Name,
-		MTU:  s.MTU,
-		Info: &rtnetlink.LinkInfo{Kind: Kind},
-	}
 	// resolveDev sets IFLA_AMT_LINK from Spec.Dev and reports whether the
 	// index came from the cache.
 	resolveDev := func() (bool, error) {
-		if s.Dev != "" {
-			idx, cached, err := c.devIndex(op, s.Name, s.Dev)
-			if err != nil {
-				return false, err
-			}
-			a.Link = &idx
-			n.cache[idx] = s.Dev
-			attrs.Info.Data = &Driver{AMT: a}
-			return cached, nil
+		if s.Dev == "" {
+			return false, nil
 		}
-		attrs.Info.Data = &Driver{AMT: a}
-		return false, nil
+		idx, cached, err := c.devIndex(op, s.Name, s.Dev)
+		if err != nil {
+			return false, err
+		}
+		a.Link = &idx
+		n.remember(idx, s.Dev)
+		return cached, nil
 	}
 	cached, err := resolveDev()
 	if err != nil {
 		return nil, err
 	}
+	var master uint32
 	if s.Master != "" {
-		idx, err := c.lookupIndex(op, s.Name, "master", s.Master)
-		if err != nil {
+		if master, err = c.lookupIndex(op, s.Name, "master", s.Master); err != nil {
 			return nil, err
 		}
-		attrs.Master = &idx
-		n.cache[idx] = s.Master
-	}
-	req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: attrs}
-	if s.Up {
-		req.Flags, req.Change = unix.IFF_UP, unix.IFF_UP
+		n.remember(master, s.Master)
 	}
 	// One request: the kernel creates the link, enslaves it, sets the MTU
 	// and brings it up, or undoes all of it and reports why.
-	echo, err := c.newLink(op, s, req)
+	echo, err := c.newLink(op, &s, &a, master)
 	if err != nil && cached && errors.Is(err, unix.ENODEV) {
 		// The cached index of dev may be stale: look it up again and
 		// retry once.
@@ -648,7 +651,7 @@ func (c *client) Create(s Spec) (*Link, error) {
 		if _, err = resolveDev(); err != nil {
 			return nil, err
 		}
-		echo, err = c.newLink(op, s, req)
+		echo, err = c.newLink(op, &s, &a, master)
 	}
 	if err != nil {
 		return nil, masterNotSupported(err, s.Master)
@@ -668,77 +671,148 @@ func (c *client) Create(s Spec) (*Link, error) {
 	return l, nil
 }
 
-// newLink sends Create's RTM_NEWLINK. Without a master it asks the kernel
+// newLink sends Create's RTM_NEWLINK for s, with a as its AMT data and
+// master (0 for none) as IFLA_MASTER. Without a master it asks the kernel
 // to echo the new link (NLM_F_ECHO, honoured for links since Linux 6.1)
 // and returns the echo, which saves the read-back request; it returns nil
 // when none came (older kernels). With a master the echo would be of no
 // use: the kernel sends it before it enslaves the link.
-func (c *client) newLink(op string, s Spec, lm *rtnetlink.LinkMessage) (*rawLink, error) {
+//
+// The request is built in c.txBuf and written to the socket directly, and
+// the replies are read into c.rxBuf and decoded in place: a batch of
+// creates allocates little per link.
+func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32) (*rawLink, error) {
 	flags := netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge
-	if s.Master != "" {
-		_, err := c.execute(op, s.Name, unix.RTM_NEWLINK, flags, lm)
-		return nil, err
+	if master == 0 {
+		flags |= netlink.Echo
 	}
-	b, err := lm.MarshalBinary()
+	// The echo and the acknowledgement come as two reads: hold mu across
+	// them, since netlink.Conn locks one call at a time.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	b, err := appendCreateRequest(c.txBuf[:0], uint16(flags), c.seq, s, a, master)
 	if err != nil {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
-	var echo []byte
-	err = func() error {
-		// The echo and the acknowledgement come as two reads: hold mu
-		// across them, since netlink.Conn locks one call at a time.
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		req, err := c.c.Send(netlink.Message{
-			Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: flags | netlink.Echo},
-			Data:   b,
-		})
-		if err != nil {
-			return err
+	c.txBuf = b
+	var echo *rawLink
+	if c.rc != nil {
+		if err = sendRaw(c.rc, b); err == nil {
+			echo, err = c.receiveEcho(c.rc, c.seq)
 		}
-		if rc, err := c.c.SyscallConn(); err == nil {
-			echo, err = c.receiveEcho(rc, req)
-			return err
-		}
-		for {
-			msgs, err := c.c.Receive()
-			if err != nil {
-				return err
-			}
-			if err := netlink.Validate(req, msgs); err != nil {
-				return err
-			}
-			if len(msgs) == 0 {
-				return nil // a fake that sent no acknowledgement
-			}
-			for _, m := range msgs {
-				switch m.Header.Type {
-				case unix.RTM_NEWLINK:
-					echo = m.Data
-				case netlink.Error:
-					return nil // the acknowledgement: errors came as err
-				}
-			}
-		}
-	}()
+	} else {
+		echo, err = c.newLinkConn(b)
+	}
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, err
-		}
 		return nil, kernelError(op, s.Name, err)
 	}
-	if echo == nil {
-		return nil, nil
-	}
-	r, err := decodeLink(echo)
-	if err != nil {
-		return nil, &Error{Op: op, Name: s.Name, Err: err}
-	}
-	if r.name != s.Name {
+	if echo != nil && echo.name != s.Name {
 		return nil, nil // not ours after all: read back by name
 	}
-	return r, nil
+	return echo, nil
+}
+
+// newLinkConn sends the request b through netlink.Conn and reads its
+// replies there: the path of a fake connection, which has no socket.
+func (c *client) newLinkConn(b []byte) (*rawLink, error) {
+	var h syscall.NetlinkMessage
+	h, _, err := nextMessage(b)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.c.Send(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(h.Header.Type), Flags: netlink.HeaderFlags(h.Header.Flags)},
+		Data:   h.Data,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var echo *rawLink
+	for {
+		msgs, err := c.c.Receive()
+		if err != nil {
+			return nil, err
+		}
+		if err := netlink.Validate(req, msgs); err != nil {
+			return nil, err
+		}
+		if len(msgs) == 0 {
+			return echo, nil // a fake that sent no acknowledgement
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case unix.RTM_NEWLINK:
+				if l, err := decodeLink(m.Data); err == nil {
+					echo = l
+				}
+			case netlink.Error:
+				return echo, nil // the acknowledgement: errors came as err
+			}
+		}
+	}
+}
+
+// appendCreateRequest appends Create's RTM_NEWLINK message, header
+// included, to b: IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO {IFLA_INFO_KIND
+// "amt", IFLA_INFO_DATA a} and IFLA_MASTER, the bytes and order
+// rtnetlink.LinkMessage.MarshalBinary gives for the same link
+// (TestAppendCreateRequest compares them), without its allocations.
+func appendCreateRequest(b []byte, flags uint16, seq uint32, s *Spec, a *ifla.AMT, master uint32) ([]byte, error) {
+	start := len(b)
+	b = binary.NativeEndian.AppendUint32(b, 0) // nlmsg_len, below
+	b = binary.NativeEndian.AppendUint16(b, unix.RTM_NEWLINK)
+	b = binary.NativeEndian.AppendUint16(b, flags)
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, 0) // nlmsg_pid
+	var up uint32
+	if s.Up {
+		up = unix.IFF_UP
+	}
+	b = append(b, unix.AF_UNSPEC, 0, 0, 0) // family, pad, type
+	b = binary.NativeEndian.AppendUint32(b, 0) // index
+	b = binary.NativeEndian.AppendUint32(b, up) // flags
+	b = binary.NativeEndian.AppendUint32(b, up) // change
+	b = appendAttrHeader(b, unix.IFLA_IFNAME, len(s.Name)+1)
+	b = append(b, s.Name...)
+	b = appendPad(append(b, 0), len(s.Name)+1)
+	if s.MTU != 0 {
+		b = appendAttrHeader(b, unix.IFLA_MTU, 4)
+		b = binary.NativeEndian.AppendUint32(b, s.MTU)
+	}
+	info := len(b)
+	b = appendAttrHeader(b, unix.IFLA_LINKINFO, 0)
+	b = appendAttrHeader(b, unix.IFLA_INFO_KIND, len(Kind)+1)
+	b = appendPad(append(append(b, Kind...), 0), len(Kind)+1)
+	data := len(b)
+	b = appendAttrHeader(b, unix.NLA_F_NESTED|unix.IFLA_INFO_DATA, 0)
+	b, err := a.AppendBinary(b)
+	if err != nil {
+		return b[:start], err
+	}
+	binary.NativeEndian.PutUint16(b[data:], uint16(len(b)-data))
+	binary.NativeEndian.PutUint16(b[info:], uint16(len(b)-info))
+	if master != 0 {
+		b = appendAttrHeader(b, unix.IFLA_MASTER, 4)
+		b = binary.NativeEndian.AppendUint32(b, master)
+	}
+	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
+	return b, nil
+}
+
+// appendAttrHeader appends a netlink attribute header for a payload of n
+// bytes.
+func appendAttrHeader(b []byte, typ uint16, n int) []byte {
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+n))
+	return binary.NativeEndian.AppendUint16(b, typ)
+}
+
+// appendPad appends the zero bytes that align a payload of n bytes to 4.
+func appendPad(b []byte, n int) []byte {
+	for ; n%4 != 0; n++ {
+		b = append(b, 0)
+	}
+	return b
 }
 
 // masterNotSupported tells a master that cannot take ports apart from a

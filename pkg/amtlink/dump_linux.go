@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -83,8 +84,8 @@ func (c *client) recvmsg(rc syscall.RawConn) (int, error) {
 	var n int
 	var rerr error
 	err := rc.Read(func(fd uintptr) bool {
-		n, _, _, _, rerr = unix.Recvmsg(int(fd), c.rxBuf, nil, unix.MSG_TRUNC)
-		return !errors.Is(rerr, unix.EAGAIN)
+		n, rerr = recvTrunc(int(fd), c.rxBuf)
+		return rerr != unix.EAGAIN
 	})
 	if err == nil && rerr != nil {
 		err = os.NewSyscallError("recvmsg", rerr)
@@ -93,6 +94,17 @@ func (c *client) recvmsg(rc syscall.RawConn) (int, error) {
 		return 0, &netlink.OpError{Op: "receive", Err: err}
 	}
 	return n, nil
+}
+
+// recvTrunc is recv(fd, b, MSG_TRUNC): for netlink, the message's whole
+// length even when b is shorter. Unlike unix.Recvmsg it allocates nothing
+// (no source address is asked for). The error is a bare unix.Errno.
+func recvTrunc(fd int, b []byte) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // recvOne reads one kernel message batch into c.rxBuf and parses it. A
@@ -224,14 +236,15 @@ func dumpError(op string, err error) error {
 	return kernelError(op, "", err)
 }
 
-// receiveEcho reads the replies to Create's request req, one recvmsg each
-// (netlink.Conn.Receive peeks first, two): the echoed RTM_NEWLINK, if any,
-// and the acknowledgement. It returns a copy of the echo's payload. An echo
-// too long for the buffer is dropped (Create reads the link back instead).
-// Kernel errors are *netlink.OpError with the extack message, as
-// netlink.Conn reports them. c.mu must be held.
-func (c *client) receiveEcho(rc syscall.RawConn, req netlink.Message) ([]byte, error) {
-	var echo []byte
+// receiveEcho reads the replies to Create's request with sequence number
+// seq, one recvmsg each (netlink.Conn.Receive peeks first, two): the echoed
+// RTM_NEWLINK, if any, and the acknowledgement. The echo is decoded where it
+// lies in c.rxBuf, before the next read reuses the buffer; one that cannot
+// be decoded, or is too long for the buffer, is dropped (Create reads the
+// link back instead, and fails there). Kernel errors are *netlink.OpError
+// with the extack message, as netlink.Conn reports them. c.mu must be held.
+func (c *client) receiveEcho(rc syscall.RawConn, seq uint32) (*rawLink, error) {
+	var echo *rawLink
 	for {
 		n, err := c.recvmsg(rc)
 		if err != nil {
@@ -240,18 +253,20 @@ func (c *client) receiveEcho(rc syscall.RawConn, req netlink.Message) ([]byte, e
 		if n > len(c.rxBuf) {
 			continue // truncated: an oversized echo, dropped
 		}
-		raw, err := syscall.ParseNetlinkMessage(c.rxBuf[:n])
-		if err != nil {
-			return nil, &netlink.OpError{Op: "receive", Err: err}
-		}
-		for _, r := range raw {
-			if r.Header.Seq != req.Header.Sequence || (req.Header.PID != 0 && r.Header.Pid != req.Header.PID) {
-				return nil, &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: reply with sequence %d, port %d; want %d, %d",
-					r.Header.Seq, r.Header.Pid, req.Header.Sequence, req.Header.PID)}
+		for b := c.rxBuf[:n]; len(b) > 0; {
+			var r syscall.NetlinkMessage
+			var err error
+			if r, b, err = nextMessage(b); err != nil {
+				return nil, &netlink.OpError{Op: "receive", Err: err}
+			}
+			if r.Header.Seq != seq {
+				return nil, &netlink.OpError{Op: "receive", Err: fmt.Errorf("amtlink: reply with sequence %d, want %d", r.Header.Seq, seq)}
 			}
 			switch r.Header.Type {
 			case unix.RTM_NEWLINK:
-				echo = append([]byte(nil), r.Data...)
+				if l, err := decodeLink(r.Data); err == nil {
+					echo = l
+				}
 			case unix.NLMSG_ERROR:
 				if err := ackError(r); err != nil {
 					return nil, err
@@ -260,6 +275,42 @@ func (c *client) receiveEcho(rc syscall.RawConn, req netlink.Message) ([]byte, e
 			}
 		}
 	}
+}
+
+// nextMessage splits the first netlink message off b, without allocating:
+// its header and payload (which alias b), and what follows it.
+func nextMessage(b []byte) (syscall.NetlinkMessage, []byte, error) {
+	if len(b) < unix.NLMSG_HDRLEN {
+		return syscall.NetlinkMessage{}, nil, fmt.Errorf("amtlink: %d bytes are too short for a netlink message header", len(b))
+	}
+	h := syscall.NlMsghdr{
+		Len:   binary.NativeEndian.Uint32(b),
+		Type:  binary.NativeEndian.Uint16(b[4:]),
+		Flags: binary.NativeEndian.Uint16(b[6:]),
+		Seq:   binary.NativeEndian.Uint32(b[8:]),
+		Pid:   binary.NativeEndian.Uint32(b[12:]),
+	}
+	if h.Len < unix.NLMSG_HDRLEN || int(h.Len) > len(b) {
+		return syscall.NetlinkMessage{}, nil, fmt.Errorf("amtlink: netlink message of length %d in %d bytes", h.Len, len(b))
+	}
+	next := min(int(h.Len+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b))
+	return syscall.NetlinkMessage{Header: h, Data: b[unix.NLMSG_HDRLEN:h.Len]}, b[next:], nil
+}
+
+// sendRaw writes the whole netlink message b (header included) to the
+// kernel. write(2) on an unconnected netlink socket goes to the kernel
+// (port 0), as netlink.Conn's sendmsg with an explicit address does, and
+// needs no address to be built. rtnetlink handles the request before the
+// call returns, so the replies are queued by the time it does.
+func sendRaw(rc syscall.RawConn, b []byte) error {
+	var werr error
+	if err := rc.Control(func(fd uintptr) { _, werr = unix.Write(int(fd), b) }); err != nil {
+		return &netlink.OpError{Op: "send", Err: err}
+	}
+	if werr != nil {
+		return &netlink.OpError{Op: "send", Err: os.NewSyscallError("write", werr)}
+	}
+	return nil
 }
 
 // ackError decodes an NLMSG_ERROR message: nil for an acknowledgement, else
