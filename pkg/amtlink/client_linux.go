@@ -769,8 +769,8 @@ func appendCreateRequest(b []byte, flags uint16, seq uint32, s *Spec, a *ifla.AM
 	if s.Up {
 		up = unix.IFF_UP
 	}
-	b = append(b, unix.AF_UNSPEC, 0, 0, 0) // family, pad, type
-	b = binary.NativeEndian.AppendUint32(b, 0) // index
+	b = append(b, unix.AF_UNSPEC, 0, 0, 0)      // family, pad, type
+	b = binary.NativeEndian.AppendUint32(b, 0)  // index
 	b = binary.NativeEndian.AppendUint32(b, up) // flags
 	b = binary.NativeEndian.AppendUint32(b, up) // change
 	b = appendAttrHeader(b, unix.IFLA_IFNAME, len(s.Name)+1)
