@@ -194,3 +194,61 @@ func TestBatchWarningsFromOneList(t *testing.T) {
 		t.Errorf("Interface lookups %q: want none, the batch's one list answers", f.lookups)
 	}
 }
+
+// TestBatchQuickLineSameAsTree runs batch lines through quickLine and
+// through the command tree and wants the same output, exit status,
+// backend calls and links from both.
+func TestBatchQuickLineSameAsTree(t *testing.T) {
+	lines := []string{
+		"add amtr mode relay local 10.0.0.1 dev eth0",
+		"add amtr mode relay local 10.0.0.1 dev eth0 relay_port 2300 max_tunnels 4 mtu 1400 master br0 up",
+		"add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0 gateway_port 2268 relay_port 2268 up",
+		"add name amtn type amt mode relay local 10.0.0.1 dev eth0",
+		"add amtw mode relay local 192.0.2.9 dev veth0",               // warnings: dev down, local not on dev
+		"add amtx mode relay local 10.0.0.300 dev eth0",               // bad value
+		"add amtx mode relay local 10.0.0.1",                          // no dev
+		"add amtx mode gateway local 10.0.0.1 dev eth0 max_tunnels 3", // wrong mode
+		"add amtx mode relay local 10.0.0.1 dev nosuch",
+		"add amtx help",
+		"add amtx mode relay local 10.0.0.1 dev eth0 bogus",
+		"add a/b mode relay local 10.0.0.1 dev eth0",
+		"add -n gw amtx mode relay local 10.0.0.1 dev eth0",
+		"add --help",
+		"add",
+		"del amtr", "delete amtr", "del nosuch", "del a/b", "del amtr amtg", "del",
+	}
+	for _, global := range [][]string{nil, {"-j"}, {"-n", "gw"}} {
+		for _, line := range lines {
+			// Each line after an add of amtr, so that del and
+			// duplicate adds have something to find.
+			in := "add amtr mode relay local 10.0.0.1 dev eth0\n" + line + "\n"
+			type result struct {
+				Code        int
+				Out, ErrOut string
+				Links       []string
+				Creates     int
+				Deletes     []string
+			}
+			runOnce := func(quick bool) result {
+				batchQuick = quick
+				defer func() { batchQuick = true }()
+				m := multiFake{"": newFake(), "gw": newFake()}
+				args := append(append([]string(nil), global...), "-force", "-batch", "-")
+				code, out, errOut := runWith(t, m.open, in, args...)
+				f := m[""]
+				if len(global) > 0 && global[0] == "-n" {
+					f = m["gw"]
+				}
+				var names []string
+				for _, l := range f.links {
+					names = append(names, l.Name)
+				}
+				return result{code, out, errOut, names, len(f.creates), f.deletes}
+			}
+			quick, tree := runOnce(true), runOnce(false)
+			if diff := cmp.Diff(tree, quick); diff != "" {
+				t.Errorf("global %q, line %q: quickLine differs from the tree (-tree +quick):\n%s", global, line, diff)
+			}
+		}
+	}
+}

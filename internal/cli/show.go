@@ -170,19 +170,22 @@ func newDelCommand(o *options) *cobra.Command {
 			return nil
 		},
 		ValidArgsFunction: o.completeLinkNames,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkDevName("name", args[0]); err != nil {
-				return err
-			}
-			b, err := o.backend()
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			if err := b.Delete(args[0]); err != nil {
-				return o.linkError(args[0], err)
-			}
-			return nil
-		},
+		RunE: func(c *cobra.Command, args []string) error { return o.runDel(args[0]) },
 	}
+}
+
+// runDel deletes the AMT link name.
+func (o *options) runDel(name string) error {
+	if err := checkDevName("name", name); err != nil {
+		return err
+	}
+	b, err := o.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Delete(name); err != nil {
+		return o.linkError(name, err)
+	}
+	return nil
 }
