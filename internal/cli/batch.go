@@ -175,9 +175,17 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 			err = runErr(fmt.Errorf("-batch: close: %w", cerr))
 		}
 	}()
-	tree := NewRootCommand(cache.get)
-	// Shell completion makes no sense in a batch.
-	tree.CompletionOptions.DisableDefaultCmd = true
+	// The command tree for lines quickLine does not take, built on the
+	// first such line: a batch of plain adds never needs it.
+	var tree *cobra.Command
+	lineTree := func() *cobra.Command {
+		if tree == nil {
+			tree = NewRootCommand(cache.get)
+			// Shell completion makes no sense in a batch.
+			tree.CompletionOptions.DisableDefaultCmd = true
+		}
+		return tree
+	}
 	var global []string
 	if o.netns != "" {
 		global = append(global, "--netns", o.netns)
@@ -207,7 +215,7 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 			if done, qerr := lineOpts.quickLine(c, words); done {
 				err = qerr
 			} else {
-				err = o.runBatchLine(c, tree, append(append([]string(nil), global...), words...))
+				err = o.runBatchLine(c, lineTree(), append(append([]string(nil), global...), words...))
 			}
 		}
 		if err == nil {
@@ -326,7 +334,19 @@ func splitBatchLine(line string) ([]string, error) {
 		case '#':
 			return words, nil
 		}
+		if words == nil {
+			words = make([]string, 0, 16)
+		}
+		start := i
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '"' {
+			i++
+		}
+		if i == len(line) || line[i] != '"' {
+			words = append(words, line[start:i]) // the common case: no quotes, no copy
+			continue
+		}
 		var w strings.Builder
+		w.WriteString(line[start:i])
 		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' {
 			if line[i] == '"' {
 				end := strings.IndexByte(line[i+1:], '"')

@@ -252,3 +252,47 @@ func TestBatchQuickLineSameAsTree(t *testing.T) {
 		}
 	}
 }
+
+// splitBatchLineRef is the first, plain version of splitBatchLine: one
+// builder per word. The faster one must split every line the same way.
+func splitBatchLineRef(line string) ([]string, error) {
+	var words []string
+	for i := 0; i < len(line); {
+		switch line[i] {
+		case ' ', '\t', '\r':
+			i++
+			continue
+		case '#':
+			return words, nil
+		}
+		var w strings.Builder
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' {
+			if line[i] == '"' {
+				end := strings.IndexByte(line[i+1:], '"')
+				if end < 0 {
+					return nil, usagef("unterminated double quote; close it or remove it")
+				}
+				w.WriteString(line[i+1 : i+1+end])
+				i += end + 2
+				continue
+			}
+			w.WriteByte(line[i])
+			i++
+		}
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+func FuzzSplitBatchLine(f *testing.F) {
+	for _, s := range []string{"", "add a  b\tc", `add "a b" x"y z"w`, `add ""`, "del x # gone", "del x#y", `a"b`, "\r\t#"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		got, gerr := splitBatchLine(line)
+		want, werr := splitBatchLineRef(line)
+		if (gerr == nil) != (werr == nil) || !cmp.Equal(want, got) {
+			t.Fatalf("splitBatchLine(%q) = %q, %v; the reference gives %q, %v", line, got, gerr, want, werr)
+		}
+	})
+}

@@ -155,27 +155,28 @@ var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // checkAddr requires an IPv4 unicast address that can carry the tunnel's
 // UDP traffic to or from another host; see ParseAddr.
 func checkAddr(field string, ip netip.Addr) *FieldError {
-	e := &FieldError{Field: field, Value: ip.String(), Fix: fixAddr}
+	fix := fixAddr
+	var reason string
 	switch {
 	case ip.Is4In6():
-		e.Reason = "IPv4-mapped IPv6 address"
-		e.Fix = "write the IPv4 address itself: " + ip.Unmap().String()
+		reason = "IPv4-mapped IPv6 address"
+		fix = "write the IPv4 address itself: " + ip.Unmap().String()
 	case ip.Is6():
-		e.Reason = "IPv6 address, but the AMT tunnel runs over IPv4"
+		reason = "IPv6 address, but the AMT tunnel runs over IPv4"
 	case ip.As4()[0] == 0:
-		e.Reason = `"this network" address (0.0.0.0/8)`
+		reason = `"this network" address (0.0.0.0/8)`
 	case ip == broadcast:
-		e.Reason = "broadcast address"
+		reason = "broadcast address"
 	case ip.IsMulticast():
-		e.Reason = "multicast address, but a tunnel endpoint is unicast"
+		reason = "multicast address, but a tunnel endpoint is unicast"
 	case ip.IsLoopback():
-		e.Reason = "loopback address, no other host can reach it"
+		reason = "loopback address, no other host can reach it"
 	case ip.IsLinkLocalUnicast():
-		e.Reason = "link-local address (169.254.0.0/16), routers do not forward it"
+		reason = "link-local address (169.254.0.0/16), routers do not forward it"
 	default:
-		return nil
+		return nil // a good address costs no allocation
 	}
-	return e
+	return &FieldError{Field: field, Value: ip.String(), Reason: reason, Fix: fix}
 }
 
 // ParseAddr parses s as the IPv4 address of field ("local" or "discovery")
