@@ -170,7 +170,7 @@ func newDelCommand(o *options) *cobra.Command {
 			return nil
 		},
 		ValidArgsFunction: o.completeLinkNames,
-		RunE: func(c *cobra.Command, args []string) error { return o.runDel(args[0]) },
+		RunE:              func(c *cobra.Command, args []string) error { return o.runDel(args[0]) },
 	}
 }
 
