@@ -298,14 +298,19 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 	// Read the devices before the link exists; warn only once it does,
 	// so that a failure stays the one line it should be.
 	ws := warnings(b, s)
-	l, err := b.Create(s)
+	var l *amtlink.Link
+	if o.json {
+		l, err = b.Create(s)
+	} else {
+		err = b.Add(s) // nothing to print: no need to read the link back
+	}
 	if err != nil {
 		return createError(s, o.netns, err)
 	}
 	for _, w := range ws {
 		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
 	}
-	if o.json && l != nil {
+	if l != nil {
 		return o.printJSON(c, []amtlink.Link{*l})
 	}
 	return nil

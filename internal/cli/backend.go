@@ -14,6 +14,9 @@ import (
 type Backend interface {
 	// Create validates s and creates the link, returning it as read back.
 	Create(s amtlink.Spec) (*amtlink.Link, error)
+	// Add is Create without the read-back, for when the link is not
+	// printed.
+	Add(s amtlink.Spec) error
 	// Get returns the amt link called name; errors.Is(err, os.ErrNotExist)
 	// when there is none.
 	Get(name string) (*amtlink.Link, error)

@@ -66,6 +66,11 @@ func (f *fake) ifindex(name string) (uint32, bool) {
 
 // Create behaves like the kernel as amtlink reports it: errors map to the
 // os sentinels, defaults are filled in, and the link is read back.
+func (f *fake) Add(s amtlink.Spec) error {
+	_, err := f.Create(s)
+	return err
+}
+
 func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 	f.creates = append(f.creates, s)
 	if f.createErr != nil {

@@ -607,8 +607,19 @@ func (c *client) forgetDev(dev string) {
 	c.devMu.Unlock()
 }
 
-func (c *client) Create(s Spec) (*Link, error) {
+func (c *client) Create(s Spec) (*Link, error) { return c.create(s, true) }
+
+func (c *client) Add(s Spec) error {
+	_, err := c.create(s, false)
+	return err
+}
+
+// create is Create, and Add when readBack is false: then the kernel is not
+// asked to echo the link and nothing is decoded, unless Spec.MTU needs the
+// read-back to be set right (see readBack).
+func (c *client) create(s Spec, readBack bool) (*Link, error) {
 	const op = "create"
+	readBack = readBack || s.MTU != 0
 	if err := s.Validate(); err != nil {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
@@ -642,7 +653,7 @@ func (c *client) Create(s Spec) (*Link, error) {
 	}
 	// One request: the kernel creates the link, enslaves it, sets the MTU
 	// and brings it up, or undoes all of it and reports why.
-	echo, err := c.newLink(op, &s, &a, master)
+	echo, err := c.newLink(op, &s, &a, master, readBack && master == 0)
 	if err != nil && cached && errors.Is(err, unix.ENODEV) {
 		// The cached index of dev may be stale: look it up again and
 		// retry once.
@@ -651,10 +662,15 @@ func (c *client) Create(s Spec) (*Link, error) {
 		if _, err = resolveDev(); err != nil {
 			return nil, err
 		}
-		echo, err = c.newLink(op, &s, &a, master)
+		echo, err = c.newLink(op, &s, &a, master, readBack && master == 0)
 	}
 	if err != nil {
 		return nil, masterNotSupported(err, s.Master)
+	}
+	if !readBack {
+		// The request carried kind amt and NLM_F_EXCL: the kernel made
+		// this link, as asked, or said why not.
+		return nil, nil
 	}
 
 	// From here on the link exists: any failure deletes it again.
@@ -672,18 +688,18 @@ func (c *client) Create(s Spec) (*Link, error) {
 }
 
 // newLink sends Create's RTM_NEWLINK for s, with a as its AMT data and
-// master (0 for none) as IFLA_MASTER. Without a master it asks the kernel
-// to echo the new link (NLM_F_ECHO, honoured for links since Linux 6.1)
-// and returns the echo, which saves the read-back request; it returns nil
-// when none came (older kernels). With a master the echo would be of no
-// use: the kernel sends it before it enslaves the link.
+// master (0 for none) as IFLA_MASTER. With echo it asks the kernel to echo
+// the new link (NLM_F_ECHO, honoured for links since Linux 6.1) and returns
+// the echo, which saves the read-back request; it returns nil when none
+// came (older kernels). Create asks for no echo when there is a master: the
+// kernel sends it before it enslaves the link.
 //
 // The request is built in c.txBuf and written to the socket directly, and
 // the replies are read into c.rxBuf and decoded in place: a batch of
 // creates allocates little per link.
-func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32) (*rawLink, error) {
+func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32, echo bool) (*rawLink, error) {
 	flags := netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge
-	if master == 0 {
+	if echo {
 		flags |= netlink.Echo
 	}
 	// The echo and the acknowledgement come as two reads: hold mu across
@@ -696,21 +712,21 @@ func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32) (*rawLi
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
 	c.txBuf = b
-	var echo *rawLink
+	var got *rawLink
 	if c.rc != nil {
 		if err = sendRaw(c.rc, b); err == nil {
-			echo, err = c.receiveEcho(c.rc, c.seq)
+			got, err = c.receiveEcho(c.rc, c.seq)
 		}
 	} else {
-		echo, err = c.newLinkConn(b)
+		got, err = c.newLinkConn(b)
 	}
 	if err != nil {
 		return nil, kernelError(op, s.Name, err)
 	}
-	if echo != nil && echo.name != s.Name {
+	if got != nil && got.name != s.Name {
 		return nil, nil // not ours after all: read back by name
 	}
-	return echo, nil
+	return got, nil
 }
 
 // newLinkConn sends the request b through netlink.Conn and reads its

@@ -3,7 +3,9 @@
 package amtlink
 
 import (
+	"errors"
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -107,5 +109,58 @@ func TestCreateStaleDev(t *testing.T) {
 	k.links = k.links[:1]
 	if _, err := c.Create(relaySpec("amt3")); err == nil {
 		t.Fatal("Create with dev gone: no error")
+	}
+}
+
+// TestAdd: Add sends Create's request without NLM_F_ECHO and reads nothing
+// back, makes the same link, and fails as Create does; with an MTU it reads
+// the link back to set the MTU the driver overrode.
+func TestAdd(t *testing.T) {
+	k := newFakeKernel(t, baseLinks()...)
+	c := k.client()
+	if err := c.Add(relaySpec("amt1")); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	checkReqs(t, k.reqs, []wantReq{
+		{unix.RTM_GETLINK, reqFlags, lookupByName("eth0")},
+		{unix.RTM_NEWLINK, createFlags, nil},
+	})
+	added, err := c.Get("amt1")
+	if err != nil {
+		t.Fatalf("Get after Add: %v", err)
+	}
+	created, err := c.Create(relaySpec("amt2"))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	added.Name, added.Index = created.Name, created.Index
+	if diff := cmp.Diff(created, added, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("Add made a different link than Create (-create +add):\n%s", diff)
+	}
+
+	// The same errors: an existing name, bad input (nothing sent).
+	k.reqs = nil
+	if err := c.Add(relaySpec("amt1")); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Add of an existing name: %v, want os.ErrExist", err)
+	}
+	bad := relaySpec("amt9")
+	bad.AMT.Local = netip.MustParseAddr("127.0.0.1")
+	n := len(k.reqs)
+	if err := c.Add(bad); err == nil || len(k.reqs) != n {
+		t.Errorf("Add with a loopback local: %v after %d requests, want an error and none", err, len(k.reqs)-n)
+	}
+
+	// With an MTU, Add asks for the echo like Create, to fix the MTU up.
+	k.reqs = nil
+	s := relaySpec("amt3")
+	s.MTU = 1400
+	if err := c.Add(s); err != nil {
+		t.Fatalf("Add with mtu: %v", err)
+	}
+	if len(k.reqs) == 0 || k.reqs[0].Header.Flags != echoFlags {
+		t.Errorf("Add with mtu: requests %+v, want the create with NLM_F_ECHO first", k.reqs)
+	}
+	if l, err := c.Get("amt3"); err != nil || l.MTU != 1400 {
+		t.Errorf("Add with mtu: Get = %+v, %v; want mtu 1400", l, err)
 	}
 }

@@ -160,3 +160,23 @@ func ExampleError() {
 	// delete amtg: permission denied: needs root or CAP_NET_ADMIN
 	// true
 }
+
+// Add is Create without the read-back, for callers that make many links
+// and do not need them returned.
+func ExampleClient_Add() {
+	c, err := amtlink.Dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 100 {
+		err := c.Add(amtlink.Spec{
+			Name: fmt.Sprintf("amtr%d", i),
+			Dev:  "eth0",
+			AMT:  ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("192.0.2.1")},
+		})
+		if err != nil {
+			log.Fatal(err) // e.g. create amtr7: a link called "amtr7" exists already
+		}
+	}
+}

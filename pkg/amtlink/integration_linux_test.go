@@ -590,3 +590,47 @@ func TestIntegrationDiscovery(t *testing.T) {
 		time.Sleep(interval)
 	}
 }
+
+// TestIntegrationAdd: Add makes the link Create makes, with and without a
+// master and an MTU, and fails as Create does.
+func TestIntegrationAdd(t *testing.T) {
+	testenv.RequireAMT(t)
+	n := newTestNS(t)
+	n.addVeth(t, "vetha", "vethb", n)
+	n.up(t, "vetha")
+	n.addVRF(t, "vrf0", 10)
+	for _, s := range []Spec{
+		{Name: "amtr", Dev: "vetha", Up: true, AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("10.0.0.1"), MaxTunnels: ifla.Ptr[uint32](8)}},
+		{Name: "amtg", Dev: "vetha", Master: "vrf0", MTU: 1400, AMT: ifla.AMT{
+			Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("10.0.0.2"), Discovery: netip.MustParseAddr("10.0.0.1"),
+			RelayPort: ifla.Ptr[uint16](2300), GatewayPort: ifla.Ptr[uint16](2300)}},
+	} {
+		if err := n.c.Add(s); err != nil {
+			t.Fatalf("Add %s: %v", s.Name, err)
+		}
+		added, err := n.c.Get(s.Name)
+		if err != nil {
+			t.Fatalf("Get %s after Add: %v", s.Name, err)
+		}
+		if err := n.c.Delete(s.Name); err != nil {
+			t.Fatal(err)
+		}
+		created, err := n.c.Create(s)
+		if err != nil {
+			t.Fatalf("Create %s: %v", s.Name, err)
+		}
+		if diff := cmp.Diff(view(created), view(added)); diff != "" {
+			t.Errorf("%s: Add made a different link than Create (-create +add):\n%s", s.Name, diff)
+		}
+		if added.MTU != created.MTU || (s.MTU != 0 && added.MTU != s.MTU) {
+			t.Errorf("%s: mtu after Add %d, after Create %d, asked for %d", s.Name, added.MTU, created.MTU, s.MTU)
+		}
+		if err := n.c.Add(s); !errors.Is(err, os.ErrExist) {
+			t.Errorf("Add %s again = %v, want os.ErrExist", s.Name, err)
+		}
+	}
+	bad := Spec{Name: "amtx", Dev: "nosuch", AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("10.0.0.1")}}
+	if err := n.c.Add(bad); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Add with a missing dev = %v, want os.ErrNotExist", err)
+	}
+}
