@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -70,7 +71,9 @@ func (p problem) format(file string) string {
 var fileKeys = []string{"name", "netns", "mode", "local", "discovery", "dev", "gateway_port", "relay_port", "max_tunnels", "master", "mtu", "up"}
 
 // yamlLine matches the line number yaml.v3 puts in its syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// It is compiled on first use: every amtctl command would pay for it at
+// start-up, and only a broken apply file needs it.
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // parseApplyFile reads an apply file (YAML, or JSON, which is YAML too). It
 // returns the links and every problem found in them; values are parsed by
@@ -133,7 +136,7 @@ func parseApplyFile(r io.Reader) ([]*fileLink, []problem) {
 
 func yamlProblem(err error) problem {
 	msg := strings.SplitN(err.Error(), "\n", 2)[0]
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return problem{line: n, msg: "not valid YAML or JSON: " + m[2]}
 	}
