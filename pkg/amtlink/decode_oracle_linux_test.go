@@ -77,18 +77,12 @@ func checkAgainstOracle(t *testing.T, b []byte) {
 // FuzzDecodeLinkOracle compares decodeLink with rtnetlink's decoder on
 // arbitrary input.
 func FuzzDecodeLinkOracle(f *testing.F) {
-	for _, l := range []fakeLink{
-		amtLink(7, "amtr", 2),
-		{index: 2, name: "eth0", kind: "veth", mtu: 1500},
-		{index: 1, name: "lo", mtu: 65536},
-	} {
-		f.Add(encodeKernelLink(f, &l))
-	}
+	addLinkSeeds(f)
 	f.Fuzz(checkAgainstOracle)
 }
 
-// TestDecodeLinkOracleKernelEchoes: the recorded kernel messages in
-// testdata decode the same both ways.
+// TestDecodeLinkFixturesOracle: links as the kernel encodes them decode
+// the same both ways.
 func TestDecodeLinkFixturesOracle(t *testing.T) {
 	l := amtLink(7, "amtr", 2)
 	l.master = 3

@@ -13,13 +13,7 @@ import (
 // List) must agree with decodeLink whenever decodeLink succeeds; and a
 // decoded AMT must encode again.
 func FuzzDecodeLink(f *testing.F) {
-	for _, l := range []fakeLink{
-		amtLink(7, "amtr", 2),
-		{index: 2, name: "eth0", kind: "veth", mtu: 1500},
-		{index: 1, name: "lo", mtu: 65536},
-	} {
-		f.Add(encodeKernelLink(f, &l))
-	}
+	addLinkSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pre := isAMTMessage(b)
 		r, err := decodeLink(b)
@@ -38,4 +32,16 @@ func FuzzDecodeLink(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addLinkSeeds seeds a link decoder fuzz test with an amt link, a veth and
+// lo, as the kernel encodes them.
+func addLinkSeeds(f *testing.F) {
+	for _, l := range []fakeLink{
+		amtLink(7, "amtr", 2),
+		{index: 2, name: "eth0", kind: "veth", mtu: 1500},
+		{index: 1, name: "lo", mtu: 65536},
+	} {
+		f.Add(encodeKernelLink(f, &l))
+	}
 }
