@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,11 +54,13 @@ func openTap(ns *netns, dev string, outgoing bool) (*tap, error) {
 	if err != nil {
 		return nil, err
 	}
-	proto := int(htons(unix.ETH_P_ALL))
 	t := &tap{ns: ns, dev: dev, outgoing: outgoing, fd: -1, buf: make([]byte, 65536)}
 	err = ns.Do(func() error {
+		// Protocol 0: the socket receives nothing until bind gives it
+		// ETH_P_ALL and dev together, so no frame of another device is
+		// queued in between (packet(7)).
 		var err error
-		t.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+		t.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		return err
 	})
 	if err != nil {
@@ -135,6 +138,43 @@ type membershipMsg struct {
 	group   netip.Addr   // the group field of IGMPv1/v2 and MLDv1 messages
 	records []netip.Addr // the groups of an IGMPv3 / MLDv2 report's records
 	leaves  []netip.Addr // the groups of its TO_IN({}) records: left
+	recs    []groupRecord
+}
+
+// groupRecord is one group record of an IGMPv3 / MLDv2 report.
+type groupRecord struct {
+	typ     uint8 // recordIsIn … recordBlock
+	group   netip.Addr
+	sources []netip.Addr
+}
+
+// Group record types (RFC 3376 §4.2.12, RFC 3810 §5.2.12).
+const (
+	recordIsIn  = 1 // MODE_IS_INCLUDE
+	recordIsEx  = 2 // MODE_IS_EXCLUDE
+	recordToEx  = 4 // CHANGE_TO_EXCLUDE_MODE
+	recordAllow = 5 // ALLOW_NEW_SOURCES
+	recordBlock = 6 // BLOCK_OLD_SOURCES
+)
+
+// includes reports whether r asks for sources in include mode (IS_IN,
+// TO_IN or ALLOW): only the sources it names.
+func (r groupRecord) includes() bool {
+	return r.typ == recordIsIn || r.typ == recordToInclude || r.typ == recordAllow
+}
+
+// String is r as RFC 3376 writes it, e.g. "ALLOW(232.1.1.3; {172.17.0.2})".
+func (r groupRecord) String() string {
+	name := map[uint8]string{recordIsIn: "IS_IN", recordIsEx: "IS_EX", recordToInclude: "TO_IN", recordToEx: "TO_EX",
+		recordAllow: "ALLOW", recordBlock: "BLOCK"}[r.typ]
+	if name == "" {
+		name = fmt.Sprintf("type%d", r.typ)
+	}
+	srcs := make([]string, len(r.sources))
+	for i, a := range r.sources {
+		srcs[i] = a.String()
+	}
+	return fmt.Sprintf("%s(%s; {%s})", name, r.group, strings.Join(srcs, ","))
 }
 
 // leaving reports whether m is the sender leaving group: an IGMPv2 leave,
@@ -213,6 +253,16 @@ func parseMembership(b []byte) (membershipMsg, bool) {
 		if len(rec) < skip {
 			break
 		}
+		gr := groupRecord{typ: rec[0], group: grp}
+		for j := 0; j < nsrcs; j++ {
+			a := rec[4+addrLen*(j+1):]
+			if addrLen == 4 {
+				gr.sources = append(gr.sources, netip.AddrFrom4([4]byte(a[:4])))
+			} else {
+				gr.sources = append(gr.sources, netip.AddrFrom16([16]byte(a[:16])))
+			}
+		}
+		m.recs = append(m.recs, gr)
 		rec = rec[skip:]
 	}
 	return m, true

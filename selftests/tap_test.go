@@ -2,6 +2,7 @@ package selftests
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -92,10 +93,22 @@ func TestParseMembership(t *testing.T) {
 	v3 := []byte{0x22, 0, 0, 0, 0, 0, 0, 2,
 		2, 1, 0, 1, 239, 1, 1, 2, 172, 17, 0, 2, 0xaa, 0xbb, 0xcc, 0xdd,
 		5, 0, 0, 0, 232, 1, 1, 3}
+	g6 := netip.MustParseAddr("ff0e::1:7").As16()
 	m, ok = parseMembership(mkIPv4(2, "192.168.0.2", "224.0.0.22", ra, v3))
 	want := []netip.Addr{netip.MustParseAddr("239.1.1.2"), netip.MustParseAddr("232.1.1.3")}
 	if !ok || m.typ != igmpV3Report || !slices.Equal(m.records, want) {
 		t.Errorf("IGMPv3 report: %+v %v, want records %v", m, ok, want)
+	}
+	if got := fmt.Sprint(m.recs); got != "[IS_EX(239.1.1.2; {172.17.0.2}) ALLOW(232.1.1.3; {})]" {
+		t.Errorf("IGMPv3 report's records: %s", got)
+	}
+	if m.recs[0].includes() || !m.recs[1].includes() {
+		t.Errorf("IS_EX taken for include mode, or ALLOW not: %v", m.recs)
+	}
+	s6 := netip.MustParseAddr("2001:db8:3::2").As16()
+	mld2s := append(append([]byte{143, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1}, g6[:]...), s6[:]...)
+	if m, ok := parseMembership(mkIPv6(58, "fe80::1", "ff02::16", true, mld2s)); !ok || fmt.Sprint(m.recs) != "[IS_IN(ff0e::1:7; {2001:db8:3::2})]" {
+		t.Errorf("MLDv2 IS_IN({S}) report: %+v %v", m.recs, ok)
 	}
 
 	g := netip.MustParseAddr("ff0e::1:6").As16()
