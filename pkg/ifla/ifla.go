@@ -293,9 +293,16 @@ func (a *AMT) encodable() error {
 		if t := u.Type & typeMask; t >= AttrMode && t <= attrMax {
 			return fmt.Errorf("ifla: encode: Unknown holds a known attribute %s; set the AMT field instead", attrName(t))
 		}
+		if len(u.Data) > maxAttrPayload {
+			return fmt.Errorf("ifla: encode: Unknown attribute %d has %d bytes, more than a netlink attribute holds (%d)", u.Type, len(u.Data), maxAttrPayload)
+		}
 	}
 	return nil
 }
+
+// maxAttrPayload is the most a netlink attribute can carry: its length
+// field is 16 bits and counts the 4-byte header.
+const maxAttrPayload = 0xffff - 4
 
 // Decode reads IFLA_AMT_* attributes from ad into a, replacing its previous
 // contents. It is lenient, because its input comes from whatever kernel is

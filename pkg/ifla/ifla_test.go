@@ -417,6 +417,8 @@ func TestEncodeErrors(t *testing.T) {
 			"ifla: encode: Unknown holds a known attribute IFLA_AMT_LINK; set the AMT field instead"},
 		{"known type with flag in Unknown", AMT{Unknown: []netlink.Attribute{{Type: AttrMode | netlink.NetByteOrder}}},
 			"ifla: encode: Unknown holds a known attribute IFLA_AMT_MODE; set the AMT field instead"},
+		{"Unknown too large for an attribute", AMT{Unknown: []netlink.Attribute{{Type: 42, Data: make([]byte, 70000)}}},
+			"ifla: encode: Unknown attribute 42 has 70000 bytes, more than a netlink attribute holds (65531)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.in.Mode = Ptr(ModeGateway)
