@@ -41,6 +41,9 @@ func TestAddRelay(t *testing.T) {
 	if len(f.opened) != 1 || f.opened[0] != "" {
 		t.Errorf("opened %q, want one open of the current namespace", f.opened)
 	}
+	if f.adds != 1 {
+		t.Errorf("%d Add calls, want 1: add prints nothing, so it need not read the link back", f.adds)
+	}
 }
 
 func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
@@ -71,6 +74,9 @@ func TestAddJSONPrintsCreatedLink(t *testing.T) {
 	var got []map[string]any
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0]["ifname"] != "amtr" {
 		t.Fatalf("stdout %q: %v", out, err)
+	}
+	if len(f.creates) != 1 || f.adds != 0 {
+		t.Errorf("%d creates, %d of them Add: -j prints the link, so Create must read it back", len(f.creates), f.adds)
 	}
 }
 

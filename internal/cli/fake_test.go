@@ -23,7 +23,8 @@ type fake struct {
 	sets []setCall // every Set call (fake_set_test.go)
 
 	opened  []string       // netns argument of every open
-	creates []amtlink.Spec // every Create call, successful or not
+	creates []amtlink.Spec // every Create (or Add) call, successful or not
+	adds    int            // how many of them were Add calls
 	deletes []string
 	lookups []string // every Interface call
 	closed  int
@@ -64,13 +65,15 @@ func (f *fake) ifindex(name string) (uint32, bool) {
 	return 0, false
 }
 
-// Create behaves like the kernel as amtlink reports it: errors map to the
-// os sentinels, defaults are filled in, and the link is read back.
+// Add is Create without the result, as amtlink's; it counts in adds too.
 func (f *fake) Add(s amtlink.Spec) error {
+	f.adds++
 	_, err := f.Create(s)
 	return err
 }
 
+// Create behaves like the kernel as amtlink reports it: errors map to the
+// os sentinels, defaults are filled in, and the link is read back.
 func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 	f.creates = append(f.creates, s)
 	if f.createErr != nil {

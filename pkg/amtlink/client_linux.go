@@ -19,9 +19,12 @@ import (
 )
 
 // client is the Linux implementation behind Client. It owns a plain
-// *netlink.Conn and uses rtnetlink.LinkMessage only as the codec, because
-// rtnetlink.Conn can neither look a link up by name nor be built on a fake
-// connection from outside its package (STYLE §4, §5).
+// *netlink.Conn, because rtnetlink.Conn can neither look a link up by name
+// nor be built on a fake connection from outside its package (STYLE §4,
+// §5). rtnetlink.LinkMessage encodes its lookups and changes; Create's
+// request (appendCreateRequest) and every reply (decodeLink) are encoded
+// and decoded here, with the same bytes and stricter checks, at a fraction
+// of the allocations.
 type client struct {
 	c *netlink.Conn
 	// mu serialises requests on c: dumps and Create's echo are read
@@ -144,7 +147,8 @@ type rawLink struct {
 func (r *rawLink) kind() string { return r.linkKind }
 
 // decodeLink decodes the payload of an RTM_NEWLINK message in one pass over
-// its attributes, allocating only the name, the kind and the statistics.
+// its attributes, allocating the result, its name, kind and statistics,
+// and the AMT data's fields.
 // It is strict where rtnetlink's LinkMessage decoder is lenient (STYLE §5):
 // broken framing of any top-level attribute or of IFLA_LINKINFO, a
 // fixed-size attribute of the wrong size, and malformed AMT data are
@@ -179,8 +183,8 @@ func decodeLink(b []byte) (*rawLink, error) {
 			if len(p) < 4 || len(p) > 32 {
 				return fmt.Errorf("%w: hardware address of %d bytes", errMalformed, len(p))
 			}
-		case unix.IFLA_STATS:
-			if len(p) != 92 && len(p) != 96 {
+		case unix.IFLA_STATS: // not read; any length a newer kernel may use
+			if len(p) < 92 || len(p)%4 != 0 {
 				return fmt.Errorf("%w: IFLA_STATS of %d bytes", errMalformed, len(p))
 			}
 		case unix.IFLA_STATS64:
@@ -732,7 +736,6 @@ func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32, echo bo
 // newLinkConn sends the request b through netlink.Conn and reads its
 // replies there: the path of a fake connection, which has no socket.
 func (c *client) newLinkConn(b []byte) (*rawLink, error) {
-	var h syscall.NetlinkMessage
 	h, _, err := nextMessage(b)
 	if err != nil {
 		return nil, err
@@ -805,6 +808,9 @@ func appendCreateRequest(b []byte, flags uint16, seq uint32, s *Spec, a *ifla.AM
 	b, err := a.AppendBinary(b)
 	if err != nil {
 		return b[:start], err
+	}
+	if len(b)-info > 0xffff {
+		return b[:start], fmt.Errorf("amtlink: the AMT data of %d bytes do not fit in one netlink attribute", len(b)-data)
 	}
 	binary.NativeEndian.PutUint16(b[data:], uint16(len(b)-data))
 	binary.NativeEndian.PutUint16(b[info:], uint16(len(b)-info))

@@ -88,6 +88,13 @@ func TestAppendCreateRequestError(t *testing.T) {
 	if err == nil || string(got) != "keep" {
 		t.Fatalf("appendCreateRequest = %q, %v; want %q and an error", got, err, "keep")
 	}
+	// Each attribute fits, but together they overflow IFLA_LINKINFO's
+	// 16-bit length.
+	big := ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Unknown: []netlink.Attribute{{Type: 42, Data: make([]byte, 40000)}, {Type: 43, Data: make([]byte, 40000)}}}
+	got, err = appendCreateRequest(b, 0, 1, &Spec{Name: "x"}, &big, 0)
+	if err == nil || string(got) != "keep" {
+		t.Fatalf("appendCreateRequest(80000 bytes of AMT data) = %d bytes, %v; want %q and an error", len(got), err, "keep")
+	}
 }
 
 // TestNextMessage splits a buffer of two messages and refuses broken

@@ -32,8 +32,8 @@ const dumpBufSize = 32 << 10
 func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rc, err := c.c.SyscallConn()
-	if err != nil || m.Header.Flags&netlink.Dump != 0 {
+	rc := c.rc
+	if rc == nil || m.Header.Flags&netlink.Dump != 0 {
 		return c.c.Execute(m)
 	}
 	req, err := c.c.Send(m)
@@ -74,10 +74,10 @@ func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
 	}
 }
 
-// recvmsg reads one datagram from the socket into c.rxBuf (allocated on
+// recv reads one datagram from the socket into c.rxBuf (allocated on
 // first use) and returns its full length: with MSG_TRUNC a length above
 // len(c.rxBuf) means the datagram was cut, which each caller handles.
-func (c *client) recvmsg(rc syscall.RawConn) (int, error) {
+func (c *client) recv(rc syscall.RawConn) (int, error) {
 	if c.rxBuf == nil {
 		c.rxBuf = make([]byte, dumpBufSize)
 	}
@@ -88,7 +88,7 @@ func (c *client) recvmsg(rc syscall.RawConn) (int, error) {
 		return rerr != unix.EAGAIN
 	})
 	if err == nil && rerr != nil {
-		err = os.NewSyscallError("recvmsg", rerr)
+		err = os.NewSyscallError("recvfrom", rerr)
 	}
 	if err != nil {
 		return 0, &netlink.OpError{Op: "receive", Err: err}
@@ -110,7 +110,7 @@ func recvTrunc(fd int, b []byte) (int, error) {
 // recvOne reads one kernel message batch into c.rxBuf and parses it. A
 // message too long for the buffer is an error. c.mu must be held.
 func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
-	n, err := c.recvmsg(rc)
+	n, err := c.recv(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +148,8 @@ func (c *client) dump(typ netlink.HeaderType, data []byte, fn func(netlink.Messa
 	if err != nil {
 		return err
 	}
-	rc, err := c.c.SyscallConn()
-	if err != nil {
+	rc := c.rc
+	if rc == nil {
 		msgs, err := c.c.Receive()
 		if err != nil {
 			return err
@@ -237,7 +237,7 @@ func dumpError(op string, err error) error {
 }
 
 // receiveEcho reads the replies to Create's request with sequence number
-// seq, one recvmsg each (netlink.Conn.Receive peeks first, two): the echoed
+// seq, one read each (netlink.Conn.Receive peeks first, two): the echoed
 // RTM_NEWLINK, if any, and the acknowledgement. The echo is decoded where it
 // lies in c.rxBuf, before the next read reuses the buffer; one that cannot
 // be decoded, or is too long for the buffer, is dropped (Create reads the
@@ -246,7 +246,7 @@ func dumpError(op string, err error) error {
 func (c *client) receiveEcho(rc syscall.RawConn, seq uint32) (*rawLink, error) {
 	var echo *rawLink
 	for {
-		n, err := c.recvmsg(rc)
+		n, err := c.recv(rc)
 		if err != nil {
 			return nil, err
 		}

@@ -634,3 +634,38 @@ func TestIntegrationAdd(t *testing.T) {
 		t.Errorf("Add with a missing dev = %v, want os.ErrNotExist", err)
 	}
 }
+
+// TestIntegrationRawPath drives Create's and Add's own request and reply
+// path (one write(2), recvfrom, the acknowledgement's errno and extack)
+// against the running kernel, with or without the AMT driver. Without it,
+// the refusal must come back as ErrNoDriver with the kernel's message; with
+// it, the links are made and a second Add gives os.ErrExist. Needs root
+// only, so it also runs on a host whose kernel lacks the driver.
+func TestIntegrationRawPath(t *testing.T) {
+	testenv.RequireRoot(t)
+	n := newTestNS(t)
+	n.addVeth(t, "d0", "d1", n) // veth: hosts without the dummy module have it
+	s := Spec{Name: "amtr", Dev: "d0", AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("10.0.0.1")}}
+	err := n.c.Add(s)
+	if errors.Is(err, ErrNoDriver) {
+		var e *Error
+		if !errors.As(err, &e) || e.Message != unknownKindMsg || !errors.Is(err, unix.EOPNOTSUPP) {
+			t.Errorf("Add without the driver: %#v, want ErrNoDriver, EOPNOTSUPP and the message %q", err, unknownKindMsg)
+		}
+		if _, err := n.c.Create(s); !errors.Is(err, ErrNoDriver) {
+			t.Errorf("Create without the driver: %v, want ErrNoDriver", err)
+		}
+		t.Logf("kernel %s has no AMT driver; its refusal came back as: %v", testenv.KernelRelease(), err)
+		return
+	}
+	if err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	if err := n.c.Add(s); !errors.Is(err, os.ErrExist) {
+		t.Errorf("second Add: %v, want os.ErrExist", err)
+	}
+	s.Name = "amtr2"
+	if l, err := n.c.Create(s); err != nil || l.Name != "amtr2" || l.LowerName != "d0" {
+		t.Errorf("Create after Add = %+v, %v", l, err)
+	}
+}
