@@ -703,12 +703,13 @@ func (s *mcastSuite) leaveVerdict(t *testing.T, r leaveResult, what string, grou
 		t.Fatalf("%s, and the listener sent no %s for it that the gateway's gw_l saw", still, what)
 	case r.forwarded == 0:
 		issue = dropped
-		if why := s.notReady(r.queries, group.Is6()); issue != "" && why != "" {
+		if why := s.notReady(r.queries, group.Is6()); why != "" {
 			t.Fatalf("%s; the listener sent %d %s for it, the gateway passed none on to the relay, but the gateway was not ready to pass "+
-				"any on, so this is not the known issue: %s", still, r.sent, what, why)
+				"any on (not a known issue): %s", still, r.sent, what, why)
 		}
-		err = fmt.Errorf("the listener sent %d %s for %s (seen on %s's gw_l), the gateway passed none on to the relay (no AMT Membership Update carrying one left gw_relay), and %s",
-			r.sent, what, group, s.gateway, still)
+		err = fmt.Errorf("the listener sent %d %s for %s (seen on %s's gw_l), the gateway passed none on to the relay (no AMT Membership Update carrying one left gw_relay) "+
+			"although it was ready (remote %s, %d AMT Membership Queries from the relay meanwhile), and %s",
+			r.sent, what, group, s.gateway, relayUpV4.Addr(), r.queries, still)
 	default:
 		// From outside the relay, "the relay ignored the leave" cannot be told from "the relay rejected the update".
 		err = fmt.Errorf("the listener sent %d %s for %s, the gateway passed %d on to the relay in AMT Membership Updates, yet %s",
