@@ -253,7 +253,7 @@ func (a action) do(b Backend) error {
 			return applyErr("delete", a, err)
 		}
 	case actCreate:
-		if _, err := b.Create(a.spec); err != nil {
+		if err := b.Add(a.spec); err != nil {
 			return applyErr("create", a, err)
 		}
 	case actSet:
@@ -268,11 +268,11 @@ func (a action) do(b Backend) error {
 		if err := b.Delete(a.name); err != nil {
 			return applyErr("replace (delete)", a, err)
 		}
-		if _, err := b.Create(a.spec); err != nil {
+		if err := b.Add(a.spec); err != nil {
 			// Put the old link back, so that a failed replace leaves
 			// the namespace as it found it.
 			restore := "the old link was restored"
-			if _, rerr := b.Create(specOf(*a.old)); rerr != nil {
+			if rerr := b.Add(specOf(*a.old)); rerr != nil {
 				restore = "restoring the old link failed too: " + oneLine(rerr)
 			}
 			return runErrf("%s (%s)", oneLine(applyErr("replace (re-create)", a, err)), restore)
