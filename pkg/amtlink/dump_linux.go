@@ -55,16 +55,8 @@ func (c *client) exec(m netlink.Message) ([]netlink.Message, error) {
 					return nil, err
 				}
 			}
-			out = append(out, netlink.Message{
-				Header: netlink.Header{
-					Length:   r.Header.Len,
-					Type:     netlink.HeaderType(r.Header.Type),
-					Flags:    netlink.HeaderFlags(r.Header.Flags),
-					Sequence: r.Header.Seq,
-					PID:      r.Header.Pid,
-				},
-				Data: append([]byte(nil), r.Data...),
-			})
+			// A copy: c.rxBuf is read into again.
+			out = append(out, toMessage(r, append([]byte(nil), r.Data...)))
 		}
 		// A request that is not a dump is answered by one message (the
 		// reply or the acknowledgement), as netlink.Conn.Execute assumes.
@@ -122,6 +114,21 @@ func (c *client) recvOne(rc syscall.RawConn) ([]syscall.NetlinkMessage, error) {
 		return nil, &netlink.OpError{Op: "receive", Err: err}
 	}
 	return raw, nil
+}
+
+// toMessage is r as the netlink package's message, with data as its
+// payload.
+func toMessage(r syscall.NetlinkMessage, data []byte) netlink.Message {
+	return netlink.Message{
+		Header: netlink.Header{
+			Length:   r.Header.Len,
+			Type:     netlink.HeaderType(r.Header.Type),
+			Flags:    netlink.HeaderFlags(r.Header.Flags),
+			Sequence: r.Header.Seq,
+			PID:      r.Header.Pid,
+		},
+		Data: data,
+	}
 }
 
 // checkSeq checks that r answers req, as netlink.Validate does.
@@ -209,17 +216,7 @@ func (c *client) dump(typ netlink.HeaderType, data []byte, fn func(netlink.Messa
 				}
 				continue // an acknowledgement
 			}
-			m := netlink.Message{
-				Header: netlink.Header{
-					Length:   r.Header.Len,
-					Type:     netlink.HeaderType(r.Header.Type),
-					Flags:    netlink.HeaderFlags(r.Header.Flags),
-					Sequence: r.Header.Seq,
-					PID:      r.Header.Pid,
-				},
-				Data: r.Data,
-			}
-			if err := fn(m); err != nil {
+			if err := fn(toMessage(r, r.Data)); err != nil {
 				return err
 			}
 		}
