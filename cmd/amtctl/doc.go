@@ -26,7 +26,7 @@
 //	amtctl: local "10.0.0.1/24": not an IP address; use an IPv4 unicast address such as 192.0.2.1
 //
 // -n NETNS runs in a network namespace: a name made with "ip netns add"
-// (/run/netns/NAME) or a path such as /proc/PID/ns/net. Flags go before the
+// (/run/netns/NAME) or an absolute path such as /proc/PID/ns/net. Flags go before the
 // link name.
 //
 // "show" prints a table (NAME, MODE, STATE, DEV, LOCAL, DISCOVERY, REMOTE,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 )
@@ -59,13 +60,19 @@ type amtlinkBackend struct {
 	netns string
 }
 
-// OpenAMTLink is the production Opener: it opens netns with
-// amtlink.OpenNetNS (when not "") and dials an amtlink.Client there.
+// OpenAMTLink is the production Opener: it opens netns (when not "") with
+// amtlink.NetNSFromPath when it is an absolute path, else with
+// amtlink.OpenNetNS, which takes only what `ip netns` calls a name, and
+// dials an amtlink.Client there.
 func OpenAMTLink(netns string) (Backend, error) {
 	var ns *amtlink.NetNS
 	if netns != "" {
 		var err error
-		ns, err = amtlink.OpenNetNS(netns)
+		if strings.HasPrefix(netns, "/") {
+			ns, err = amtlink.NetNSFromPath(netns)
+		} else {
+			ns, err = amtlink.OpenNetNS(netns)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -68,7 +68,7 @@ func NewRootCommand(open Opener) *cobra.Command {
 		DisableSuggestions: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&o.netns, "netns", "n", "", "network namespace: a name in /run/netns (as ip netns add) or a path such as /proc/PID/ns/net")
+	pf.StringVarP(&o.netns, "netns", "n", "", "network namespace: a name in /run/netns (as ip netns add) or an absolute path such as /proc/PID/ns/net")
 	pf.BoolVarP(&o.json, "json", "j", false, "print JSON shaped like \"ip -d -s -j link show\"")
 	pf.BoolVarP(&o.pretty, "pretty", "p", false, "indent JSON output (with -j)")
 	_ = root.RegisterFlagCompletionFunc("netns", completeNetNS)

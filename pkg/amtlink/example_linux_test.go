@@ -5,6 +5,7 @@ package amtlink_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
@@ -15,10 +16,18 @@ func ExampleOpenNetNS() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, os.ErrNotExist))
 
-	_, err = amtlink.OpenNetNS("/proc/self/ns/uts")
+	// A name is never a path: what ip netns refuses is refused before
+	// anything is opened.
+	_, err = amtlink.OpenNetNS("../../proc/1/ns/net")
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, fs.ErrInvalid))
+
+	_, err = amtlink.NetNSFromPath("/proc/self/ns/uts")
 	fmt.Println(err)
 	// Output:
 	// network namespace "amtctl-example-missing" not found (ip netns add amtctl-example-missing?)
+	// true
+	// network namespace name "../../proc/1/ns/net" is not valid: it contains "/"; give a name from `ip netns list`, or an absolute path such as /proc/PID/ns/net
 	// true
 	// network namespace "/proc/self/ns/uts": not a network namespace (it is another kind of namespace)
 }

@@ -458,7 +458,7 @@ func TestIntegrationNotAMT(t *testing.T) {
 	n.requireNoAMTLinks(t, "after failed Creates")
 }
 
-// TestIntegrationNetNS: a Client dialled through OpenNetNS (by path and by
+// TestIntegrationNetNS: a Client dialled through NetNSFromPath, OpenNetNS (a
 // name under /run/netns) or NetNSFromFD talks to that namespace.
 func TestIntegrationNetNS(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -490,7 +490,7 @@ func TestIntegrationNetNS(t *testing.T) {
 		}
 	})
 	t.Run("path", func(t *testing.T) {
-		ns, err := OpenNetNS(testenv.NetNSPath(n.f))
+		ns, err := NetNSFromPath(testenv.NetNSPath(n.f))
 		if err != nil {
 			t.Fatal(err)
 		}

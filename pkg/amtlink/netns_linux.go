@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,11 +15,12 @@ import (
 // netnsRunDir is where `ip netns add NAME` bind-mounts named namespaces.
 const netnsRunDir = "/run/netns"
 
-// OpenNetNS opens a network namespace by name or path.
-//
-// A name without "/" is a named namespace as `ip netns add NAME` creates it,
-// /run/netns/NAME. Anything containing "/" is a path, such as
-// /proc/1234/ns/net or /var/run/netns/blue.
+// OpenNetNS opens the named network namespace, as `ip netns add NAME`
+// creates it: /run/netns/NAME. A name is what `ip netns` accepts: not empty,
+// no "/", not "." or "..", at most 255 bytes; anything else is refused before
+// any file is opened, with an error compatible with
+// errors.Is(err, fs.ErrInvalid). A namespace file given by its path, such as
+// /proc/1234/ns/net, is opened with NetNSFromPath.
 //
 // A missing namespace gives an error compatible with
 // errors.Is(err, os.ErrNotExist) that reads
@@ -28,33 +28,40 @@ const netnsRunDir = "/run/netns"
 // not a network namespace (for example a stale /run/netns entry whose bind
 // mount is gone) is rejected too, so a Client never silently talks to the
 // wrong namespace.
-func OpenNetNS(nameOrPath string) (*NetNS, error) {
-	if nameOrPath == "" {
-		return nil, &netnsError{name: nameOrPath, msg: "network namespace name is empty; give a name from `ip netns list` or a path such as /proc/PID/ns/net", err: fs.ErrInvalid}
+func OpenNetNS(name string) (*NetNS, error) {
+	if err := CheckNetNSName(name); err != nil {
+		return nil, err
 	}
-	path, named := nameOrPath, !strings.Contains(nameOrPath, "/")
-	if named {
-		if nameOrPath == "." || nameOrPath == ".." {
-			return nil, &netnsError{name: nameOrPath, msg: fmt.Sprintf("network namespace name %q is not valid; use a name from `ip netns list`", nameOrPath), err: fs.ErrInvalid}
-		}
-		path = filepath.Join(netnsRunDir, nameOrPath)
+	return openNetNS(name, filepath.Join(netnsRunDir, name), true)
+}
+
+// NetNSFromPath opens the network namespace file at path, such as
+// /proc/1234/ns/net or a bind mount of one, with the checks and errors of
+// OpenNetNS.
+func NetNSFromPath(path string) (*NetNS, error) {
+	if path == "" {
+		return nil, &netnsError{name: path, msg: "network namespace path is empty; give a path such as /proc/PID/ns/net", err: fs.ErrInvalid}
 	}
+	return openNetNS(path, path, false)
+}
+
+func openNetNS(name, path string, named bool) (*NetNS, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			msg := fmt.Sprintf("network namespace %q not found", nameOrPath)
+			msg := fmt.Sprintf("network namespace %q not found", name)
 			if named {
-				msg += " (ip netns add " + nameOrPath + "?)"
+				msg += " (ip netns add " + name + "?)"
 			}
-			return nil, &netnsError{name: nameOrPath, msg: msg, err: err}
+			return nil, &netnsError{name: name, msg: msg, err: err}
 		}
-		return nil, &netnsError{name: nameOrPath, msg: fmt.Sprintf("network namespace %q: %v", nameOrPath, err), err: err}
+		return nil, &netnsError{name: name, msg: fmt.Sprintf("network namespace %q: %v", name, err), err: err}
 	}
 	if err := checkNetNS(f); err != nil {
 		f.Close()
-		return nil, &netnsError{name: nameOrPath, msg: fmt.Sprintf("network namespace %q: %v", nameOrPath, err), err: err}
+		return nil, &netnsError{name: name, msg: fmt.Sprintf("network namespace %q: %v", name, err), err: err}
 	}
-	return &NetNS{fd: int(f.Fd()), owned: true, name: nameOrPath, close: f.Close}, nil
+	return &NetNS{fd: int(f.Fd()), owned: true, name: name, close: f.Close}, nil
 }
 
 var errNotNetNS = errors.New("not a network namespace")
@@ -82,14 +89,3 @@ func checkNetNS(f *os.File) error {
 	}
 	return nil
 }
-
-// netnsError is the error of OpenNetNS: one readable line, unwrapping to the
-// cause (an *fs.PathError for a missing namespace).
-type netnsError struct {
-	name string
-	msg  string
-	err  error
-}
-
-func (e *netnsError) Error() string { return e.msg }
-func (e *netnsError) Unwrap() error { return e.err }

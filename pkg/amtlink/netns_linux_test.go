@@ -22,31 +22,41 @@ func TestOpenNetNSMissing(t *testing.T) {
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%v is not os.ErrNotExist", err)
 	}
-	_, err = OpenNetNS("/nonexistent/ns/net")
+	_, err = NetNSFromPath("/nonexistent/ns/net")
 	if want := `network namespace "/nonexistent/ns/net" not found`; err == nil || err.Error() != want || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("OpenNetNS(missing path) = %v, want %q", err, want)
+		t.Errorf("NetNSFromPath(missing path) = %v, want %q", err, want)
 	}
-	for _, bad := range []string{"", ".", ".."} {
-		if _, err := OpenNetNS(bad); !errors.Is(err, fs.ErrInvalid) {
-			t.Errorf("OpenNetNS(%q) = %v, want fs.ErrInvalid", bad, err)
+	if _, err := NetNSFromPath(""); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("NetNSFromPath(\"\") = %v, want fs.ErrInvalid", err)
+	}
+}
+
+// TestOpenNetNSRefusesPaths: what `ip netns` refuses as a name is refused
+// before anything is opened, so a name can never reach outside /run/netns.
+func TestOpenNetNSRefusesPaths(t *testing.T) {
+	long := string(make([]byte, 256))
+	for _, bad := range []string{"", ".", "..", "../../proc/1/ns/net", "a/b", "/proc/self/ns/net", long} {
+		_, err := OpenNetNS(bad)
+		if !errors.Is(err, fs.ErrInvalid) || errors.Is(err, os.ErrNotExist) {
+			t.Errorf("OpenNetNS(%.20q) = %v, want fs.ErrInvalid and nothing opened", bad, err)
 		}
 	}
 }
 
 func TestOpenNetNSWrongFile(t *testing.T) {
 	for _, p := range []string{"/proc/self/status", "/proc/self/ns/uts"} {
-		_, err := OpenNetNS(p)
+		_, err := NetNSFromPath(p)
 		if !errors.Is(err, errNotNetNS) {
-			t.Errorf("OpenNetNS(%s) = %v, want %v", p, err, errNotNetNS)
+			t.Errorf("NetNSFromPath(%s) = %v, want %v", p, err, errNotNetNS)
 		}
 	}
 }
 
 func TestOpenNetNSOwn(t *testing.T) {
 	p := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-	ns, err := OpenNetNS(p)
+	ns, err := NetNSFromPath(p)
 	if err != nil {
-		t.Fatalf("OpenNetNS(%s): %v", p, err)
+		t.Fatalf("NetNSFromPath(%s): %v", p, err)
 	}
 	if ns.FD() < 0 || ns.String() != p {
 		t.Errorf("FD %d String %q", ns.FD(), ns.String())

@@ -2,8 +2,10 @@
 
 package amtlink
 
-// OpenNetNS opens a network namespace by name or path. Network namespaces
-// exist only on Linux; elsewhere it returns an error.
-func OpenNetNS(nameOrPath string) (*NetNS, error) {
-	return nil, errUnsupported
-}
+// OpenNetNS opens the named network namespace. Network namespaces exist
+// only on Linux; elsewhere it returns an error.
+func OpenNetNS(name string) (*NetNS, error) { return nil, errUnsupported }
+
+// NetNSFromPath opens the network namespace file at path. Network
+// namespaces exist only on Linux; elsewhere it returns an error.
+func NetNSFromPath(path string) (*NetNS, error) { return nil, errUnsupported }

@@ -97,3 +97,22 @@ func (s *Spec) validate() error {
 	}
 	return nil
 }
+
+// validate checks ch for the link called name without asking the kernel.
+func (ch Change) validate(name string) *ifla.FieldError {
+	if ch.MTU != nil && (*ch.MTU < minMTU || *ch.MTU > maxMTU) {
+		return &ifla.FieldError{Field: "mtu", Value: strconv.FormatUint(uint64(*ch.MTU), 10),
+			Reason: "out of range",
+			Fix:    "use 68 to 65535 (at most the lower device's MTU minus the AMT headers)"}
+	}
+	if ch.Master != nil && *ch.Master != "" {
+		if err := checkIfName("master", *ch.Master); err != nil {
+			return err
+		}
+		if *ch.Master == name {
+			return &ifla.FieldError{Field: "master", Value: *ch.Master, Reason: "is the link itself",
+				Fix: "name a bridge or VRF device, or use nomaster to detach the link"}
+		}
+	}
+	return nil
+}
