@@ -4,14 +4,13 @@ package amtlink
 
 import (
 	"fmt"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"testing"
 
 	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/amtctl/amtctl/pkg/ifla"
-	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nltest"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,18 +19,16 @@ import (
 func cannedClient(b *testing.B, k *fakeKernel, warmup func(c *client)) *client {
 	b.Helper()
 	recorded := map[string][]netlink.Message{}
-	rec := nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	rc, _ := testClient(b, func(reqs []netlink.Message) ([]netlink.Message, error) {
 		msgs, err := k.serve(reqs)
 		if err == nil && len(reqs) == 1 {
 			recorded[string(reqs[0].Data)+fmt.Sprint(reqs[0].Header.Flags)] = msgs
 		}
 		return msgs, err
 	})
-	rc, _ := initClient(rec)
 	warmup(rc)
-	rc.Close()
 
-	conn := nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	c, _ := testClient(b, func(reqs []netlink.Message) ([]netlink.Message, error) {
 		req := reqs[0]
 		canned, ok := recorded[string(req.Data)+fmt.Sprint(req.Header.Flags)]
 		if !ok {
@@ -44,8 +41,6 @@ func cannedClient(b *testing.B, k *fakeKernel, warmup func(c *client)) *client {
 		}
 		return out, nil
 	})
-	c, _ := initClient(conn)
-	b.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -123,26 +118,26 @@ func BenchmarkIntegrationResolve(b *testing.B) {
 	b.Run("lookup-by-index", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, name, err := n.c.c.lookup("bench", "", idx, ""); err != nil || name != "va25" {
-				b.Fatalf("lookup = %q, %v", name, err)
+			if d, err := n.c.c.lookup("bench", "", idx, ""); err != nil || d.Name != "va25" {
+				b.Fatalf("lookup = %+v, %v", d, err)
 			}
 		}
 	})
 	b.Run("unfiltered-dump", func(b *testing.B) {
-		req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC}
+		req, start := linkMsg(nil, unix.RTM_GETLINK, flagsDump, 0, 0, 0)
+		nlwire.Finish(req, start)
 		b.ReportAllocs()
 		for b.Loop() {
-			msgs, err := n.c.c.execute("bench", "", unix.RTM_GETLINK, netlink.Request|netlink.Dump, req)
+			names := make(map[uint32]string)
+			err := n.c.c.exchange(req, nil, func(m reply) error {
+				r, err := decodeLink(m.data)
+				if err == nil {
+					names[r.index] = r.name
+				}
+				return err
+			})
 			if err != nil {
 				b.Fatal(err)
-			}
-			names := make(map[uint32]string, len(msgs))
-			for _, m := range msgs {
-				r, err := decodeLink(m.Data)
-				if err != nil {
-					b.Fatal(err)
-				}
-				names[r.index] = r.name
 			}
 			if names[idx] != "va25" {
 				b.Fatalf("dump: index %d is %q", idx, names[idx])

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/amtctl/amtctl/internal/testenv"
-	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // BenchmarkIntegrationReceive compares the client's own reply reading
-// (exec: one recvmsg per reply; dump: 32 KiB chunks) with
+// (exchange: one recvfrom per datagram, dumps in 32 KiB chunks) with
 // netlink.Conn.Execute (a one-page peek before every read) on a real socket,
 // in a namespace of 300 veths. Needs root.
 func BenchmarkIntegrationReceive(b *testing.B) {
@@ -23,27 +23,22 @@ func BenchmarkIntegrationReceive(b *testing.B) {
 		n.addVeth(b, fmt.Sprintf("va%d", i), fmt.Sprintf("vb%d", i), n)
 	}
 	c := n.c.c
-	lreq, err := lightRequest(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: n.index(b, "va75")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lookup := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: lreq}
-	dreq := make([]byte, unix.SizeofIfInfomsg)
+	lreq := linkRequest(unix.RTM_GETLINK, flagsGet, n.index(b, "va75"), "", true)
+	lookup := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: lreq[nlwire.HeaderLen:]}
+	dreq, start := linkMsg(nil, unix.RTM_GETLINK, flagsDump, 0, 0, 0)
+	nlwire.Finish(dreq, start)
+	count := func(k *int) func(reply) error { return func(reply) error { *k++; return nil } }
 	for _, bc := range []struct {
 		name string
 		fn   func() (int, error)
 	}{
-		{"lookup/netlink.Conn", func() (int, error) { m, err := c.c.Execute(lookup); return len(m), err }},
-		{"lookup/exec", func() (int, error) { m, err := c.exec(lookup); return len(m), err }},
+		{"lookup/netlink.Conn", func() (int, error) { m, err := c.conn.Execute(lookup); return len(m), err }},
+		{"lookup/exchange", func() (int, error) { k := 0; err := c.exchange(lreq, nil, count(&k)); return k, err }},
 		{"dump/netlink.Conn", func() (int, error) {
-			m, err := c.c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: dreq})
+			m, err := c.conn.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: dreq[nlwire.HeaderLen:]})
 			return len(m), err
 		}},
-		{"dump/dump", func() (int, error) {
-			k := 0
-			err := c.dump(unix.RTM_GETLINK, dreq, func(netlink.Message) error { k++; return nil })
-			return k, err
-		}},
+		{"dump/exchange", func() (int, error) { k := 0; err := c.exchange(dreq, nil, count(&k)); return k, err }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -3,40 +3,40 @@
 package amtlink
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
-	"syscall"
 
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/amtctl/amtctl/pkg/ifla"
-	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// client is the Linux implementation behind Client. It owns a plain
-// *netlink.Conn, because rtnetlink.Conn can neither look a link up by name
-// nor be built on a fake connection from outside its package (STYLE §4,
-// §5). rtnetlink.LinkMessage encodes its lookups and changes; Create's
-// request (appendCreateRequest) and every reply (decodeLink) are encoded
-// and decoded here, with the same bytes and stricter checks, at a fraction
-// of the allocations.
+// client is the Linux implementation behind Client. Its requests and
+// replies are encoded and decoded by this package on nlwire's framing
+// (request_linux.go, decode_linux.go) and go through one round trip
+// (exchange, conn_linux.go) on the socket of a *netlink.Conn, which dials
+// it, in another namespace if asked (netlink.Config.NetNS), and closes it.
+// rtnetlink.Conn is not used: it can neither look a link up by name nor
+// take a fake socket (STYLE §4, §5).
 type client struct {
-	c *netlink.Conn
-	// mu serialises requests on c: dumps and Create's echo are read
-	// outside c's own lock (see dump and newLink).
-	mu sync.Mutex
-	// rxBuf is receiveEcho's buffer, txBuf Create's request, seq the
-	// sequence number of Create's last request; all used under mu.
-	rxBuf, txBuf []byte
-	seq          uint32
-	// rc is c's socket for reading and writing it directly, nil for a
-	// fake connection (nltest), which has none.
-	rc syscall.RawConn
+	s sock
+	// conn is the real socket's owner, nil behind a fake sock: Watch
+	// asks it for the socket's namespace.
+	conn *netlink.Conn
+	// pid is the socket's port ID, the nlmsg_pid of its replies.
+	pid uint32
+
+	// mu serialises round trips; seq and rx are exchange's, under mu.
+	mu  sync.Mutex
+	seq uint32
+	rx  []byte
+	// txBuf is Create's request, reused under txMu.
+	txMu  sync.Mutex
+	txBuf []byte
 
 	// devs caches the ifindex of Spec.Dev names, so that a run of creates
 	// on one device (a batch) looks the device up once, as iproute2's
@@ -72,24 +72,27 @@ func newClient(ns *NetNS) (*client, error) {
 	return c, nil
 }
 
-// initClient prepares conn, a real or a fake (nltest) connection.
+// initClient prepares conn, a real netlink socket.
 func initClient(conn *netlink.Conn) (*client, error) {
 	// Extended acknowledgements put the kernel's reason for a failure into
-	// netlink.OpError.Message ("Invalid Local address"), which we keep in
-	// Error.Message. Strict checking makes the kernel reject malformed
-	// requests instead of ignoring parts of them. Both are missing on old
-	// kernels (and on fakes); neither is needed to work, so failures are
-	// ignored.
+	// Error.Message ("Invalid Local address"). Strict checking makes the
+	// kernel reject malformed requests instead of ignoring parts of them.
+	// Both are missing on old kernels; neither is needed to work, so
+	// failures are ignored.
 	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
 	_ = conn.SetOption(netlink.GetStrictCheck, true)
-	c := &client{c: conn}
-	if rc, err := conn.SyscallConn(); err == nil {
-		c.rc = rc
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, &Error{Op: "dial", Err: fmt.Errorf("amtlink: the netlink socket: %w", err)}
 	}
-	return c, nil
+	pid, err := portID(rc)
+	if err != nil {
+		return nil, &Error{Op: "dial", Err: err}
+	}
+	return &client{s: rawSock{conn: conn, rc: rc}, conn: conn, pid: pid}, nil
 }
 
-func (c *client) Close() error { return c.c.Close() }
+func (c *client) Close() error { return c.s.close() }
 
 // kernelError turns an error from the netlink package into an *Error,
 // keeping the kernel's extended acknowledgement message and the raw errno.
@@ -112,318 +115,60 @@ func kernelError(op, name string, err error) error {
 	return e
 }
 
-// execute sends one request built from lm and returns the replies. It maps
-// every failure to an *Error for op and name.
-func (c *client) execute(op, name string, typ netlink.HeaderType, flags netlink.HeaderFlags, lm *rtnetlink.LinkMessage) ([]netlink.Message, error) {
-	b, err := lm.MarshalBinary()
-	if err != nil {
-		return nil, &Error{Op: op, Name: name, Err: err}
-	}
-	msgs, err := c.exec(netlink.Message{
-		Header: netlink.Header{Type: typ, Flags: flags},
-		Data:   b,
+// getRaw looks a link up by name with one RTM_GETLINK request (ifindex 0,
+// IFLA_IFNAME), which the kernel answers with that link only.
+func (c *client) getRaw(op, name string) (*rawLink, error) {
+	var r *rawLink
+	err := c.exchange(linkRequest(unix.RTM_GETLINK, flagsGet, 0, name, false), nil, func(m reply) error {
+		if m.typ != unix.RTM_NEWLINK {
+			return nil
+		}
+		var err error
+		r, err = decodeLink(m.data)
+		return err
 	})
 	if err != nil {
-		return nil, kernelError(op, name, err)
+		return nil, notFound(c.opError(op, name, err), "link", name)
 	}
-	return msgs, nil
-}
-
-// rawLink is one decoded RTM_NEWLINK message: the fields a Link needs, and
-// its AMT data when it is an amt link.
-type rawLink struct {
-	index, flags uint32
-	name         string
-	mtu          uint32
-	master       uint32 // valid when hasMaster
-	hasMaster    bool
-	operState    rtnetlink.OperationalState
-	stats        *rtnetlink.LinkStats64 // nil when the kernel sent none
-	linkKind     string                 // IFLA_INFO_KIND, "" without IFLA_LINKINFO
-	amt          ifla.AMT
-	isAMT        bool
-}
-
-func (r *rawLink) kind() string { return r.linkKind }
-
-// decodeLink decodes the payload of an RTM_NEWLINK message in one pass over
-// its attributes, allocating the result, its name, kind and statistics,
-// and the AMT data's fields.
-// It is strict where rtnetlink's LinkMessage decoder is lenient (STYLE §5):
-// broken framing of any top-level attribute or of IFLA_LINKINFO, a
-// fixed-size attribute of the wrong size, and malformed AMT data are
-// errors, never a silently half-decoded link.
-func decodeLink(b []byte) (*rawLink, error) {
-	if len(b) < unix.SizeofIfInfomsg {
-		return nil, errors.New("amtlink: decoding link message: too short for an ifinfomsg")
-	}
-	if len(b) == unix.SizeofIfInfomsg {
-		return nil, errors.New("amtlink: decoding link message: no attributes")
-	}
-	r := &rawLink{
-		index: binary.NativeEndian.Uint32(b[4:8]),
-		flags: binary.NativeEndian.Uint32(b[8:12]),
-	}
-	var info []byte
-	seenInfo := false
-	err := walkAttrs(b[unix.SizeofIfInfomsg:], func(t uint16, p []byte) error {
-		if want := fixedLinkAttrLen(t); want != 0 && len(p) != want {
-			return fmt.Errorf("%w: type %d has %d bytes, want %d", errMalformed, t, len(p), want)
-		}
-		switch t {
-		case unix.IFLA_IFNAME:
-			r.name = string(bytes.TrimRight(p, "\x00"))
-		case unix.IFLA_MTU:
-			r.mtu = binary.NativeEndian.Uint32(p)
-		case unix.IFLA_MASTER:
-			r.master, r.hasMaster = binary.NativeEndian.Uint32(p), true
-		case unix.IFLA_OPERSTATE:
-			r.operState = rtnetlink.OperationalState(p[0])
-		case unix.IFLA_ADDRESS, unix.IFLA_BROADCAST:
-			if len(p) < 4 || len(p) > 32 {
-				return fmt.Errorf("%w: hardware address of %d bytes", errMalformed, len(p))
-			}
-		case unix.IFLA_STATS: // not read; any length a newer kernel may use
-			if len(p) < 92 || len(p)%4 != 0 {
-				return fmt.Errorf("%w: IFLA_STATS of %d bytes", errMalformed, len(p))
-			}
-		case unix.IFLA_STATS64:
-			s, err := decodeStats64(p)
-			if err != nil {
-				return err
-			}
-			r.stats = s
-		case unix.IFLA_LINKINFO:
-			if err := walkAttrs(p, func(uint16, []byte) error { return nil }); err != nil {
-				return err
-			}
-			if !seenInfo {
-				info, seenInfo = p, true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link %d: %w", r.index, err)
-	}
-	r.linkKind = string(bytes.TrimRight(findAttr(info, unix.IFLA_INFO_KIND), "\x00"))
-	if r.linkKind != Kind {
-		return r, nil
-	}
-	r.isAMT = true
-	if err := r.amt.UnmarshalBinary(findAttr(info, unix.IFLA_INFO_DATA)); err != nil {
-		return nil, fmt.Errorf("amtlink: decoding link %s: %w", r.name, err)
+	if r == nil {
+		return nil, &Error{Op: op, Name: name, Err: errors.New("amtlink: kernel answered a lookup without a link")}
 	}
 	return r, nil
 }
 
-// fixedLinkAttrLen is the payload size of the fixed-size top-level link
-// attributes that are read, or 0.
-func fixedLinkAttrLen(t uint16) int {
-	switch t {
-	case unix.IFLA_MTU, unix.IFLA_LINK, unix.IFLA_MASTER, unix.IFLA_TXQLEN, unix.IFLA_GROUP,
-		unix.IFLA_CARRIER_CHANGES, unix.IFLA_CARRIER_UP_COUNT, unix.IFLA_CARRIER_DOWN_COUNT:
-		return 4
-	case unix.IFLA_OPERSTATE, unix.IFLA_LINKMODE, unix.IFLA_CARRIER:
-		return 1
-	}
-	return 0
-}
-
-// decodeStats64 decodes struct rtnl_link_stats64: 23 counters up to Linux
-// 4.6, rx_nohandler since, rx_otherhost_dropped since 5.19. Counters a
-// newer kernel appends are ignored.
-func decodeStats64(p []byte) (*rtnetlink.LinkStats64, error) {
-	if len(p) < 184 || len(p)%8 != 0 {
-		return nil, fmt.Errorf("%w: IFLA_STATS64 of %d bytes", errMalformed, len(p))
-	}
-	s := &rtnetlink.LinkStats64{}
-	fields := [...]*uint64{
-		&s.RXPackets, &s.TXPackets, &s.RXBytes, &s.TXBytes, &s.RXErrors, &s.TXErrors,
-		&s.RXDropped, &s.TXDropped, &s.Multicast, &s.Collisions,
-		&s.RXLengthErrors, &s.RXOverErrors, &s.RXCRCErrors, &s.RXFrameErrors, &s.RXFIFOErrors, &s.RXMissedErrors,
-		&s.TXAbortedErrors, &s.TXCarrierErrors, &s.TXFIFOErrors, &s.TXHeartbeatErrors, &s.TXWindowErrors,
-		&s.RXCompressed, &s.TXCompressed, &s.RXNoHandler, &s.RXOtherhostDropped,
-	}
-	for i, f := range fields {
-		if 8*i+8 > len(p) {
-			break
-		}
-		*f = binary.NativeEndian.Uint64(p[8*i:])
-	}
-	return s, nil
-}
-
-// errMalformed reports broken attribute framing in a kernel message.
-var errMalformed = errors.New("malformed netlink attribute")
-
-// walkAttrs calls fn for each attribute in b (type without flag bits) and
-// fails on broken framing, with the rules of netlink.AttributeDecoder: a
-// length of 0 is a bare header, 1-3 or past the end is malformed, and so
-// are 1-3 trailing bytes.
-func walkAttrs(b []byte, fn func(t uint16, payload []byte) error) error {
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return fmt.Errorf("%w: %d trailing bytes", errMalformed, len(b))
-		}
-		l := int(binary.NativeEndian.Uint16(b))
-		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // NLA_TYPE_MASK
-		switch {
-		case l == 0:
-			l = 4
-		case l < 4 || l > len(b):
-			return fmt.Errorf("%w: type %d, length %d", errMalformed, t, l)
-		}
-		if err := fn(t, b[4:l]); err != nil {
-			return err
-		}
-		l = (l + 3) &^ 3
-		if l >= len(b) {
+// lookup finds one device by index (when index is not 0) or by name, with
+// a light request, and returns it. Errors are *Error for op.
+func (c *client) lookup(op, errName string, index uint32, name string) (*Device, error) {
+	var d *Device
+	err := c.exchange(linkRequest(unix.RTM_GETLINK, flagsGet, index, name, true), nil, func(m reply) error {
+		if m.typ != unix.RTM_NEWLINK {
 			return nil
 		}
-		b = b[l:]
-	}
-	return nil
-}
-
-// isAMTMessage reports whether the RTM_NEWLINK payload b is of kind "amt",
-// looking only at IFLA_LINKINFO/IFLA_INFO_KIND. It allocates nothing, so
-// skipping the other links of an unfiltered dump is cheap.
-func isAMTMessage(b []byte) bool {
-	if len(b) < unix.SizeofIfInfomsg {
-		return false
-	}
-	info := findAttr(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
-	kind := findAttr(info, unix.IFLA_INFO_KIND)
-	return string(bytes.TrimRight(kind, "\x00")) == Kind
-}
-
-// findAttr returns the payload of the first attribute of type typ (flag
-// bits ignored) in the attribute stream b, or nil.
-func findAttr(b []byte, typ uint16) []byte {
-	// The same framing rules as netlink.AttributeDecoder: a length of 0
-	// is a header without payload, 1-3 or past the end is malformed.
-	for len(b) >= 4 {
-		l := int(binary.NativeEndian.Uint16(b))
-		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // NLA_TYPE_MASK
-		switch {
-		case l == 0:
-			l = 4
-		case l < 4 || l > len(b):
-			return nil
-		}
-		if t == typ {
-			return b[4:l]
-		}
-		l = (l + 3) &^ 3
-		if l >= len(b) {
-			return nil
-		}
-		b = b[l:]
-	}
-	return nil
-}
-
-// getRaw looks a link up by name with one RTM_GETLINK request (ifindex 0,
-// IFLA_IFNAME), which the kernel answers with that link only.
-func (c *client) getRaw(op, name string) (*rawLink, error) {
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Name: name},
-	}
-	// No Acknowledge: the reply itself is the answer, an ack would be an
-	// extra message.
-	msgs, err := c.execute(op, name, unix.RTM_GETLINK, netlink.Request, req)
-	if err != nil {
-		return nil, notFound(err, "link", name)
-	}
-	return oneLink(op, name, msgs)
-}
-
-// Name and index lookups ask the kernel to leave out the statistics
-// (IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS, Linux 5.10+; older kernels ignore
-// the bit) and decode nothing but the index and IFLA_IFNAME.
-const (
-	iflaExtMask          = 0x1d   // IFLA_EXT_MASK
-	rtextFilterSkipStats = 1 << 3 // RTEXT_FILTER_SKIP_STATS
-)
-
-// appendSkipStats appends IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS to an
-// RTM_GETLINK request body, so that the kernel leaves out the statistics:
-// the lookups and dumps that only want names, flags or AMT data are then a
-// fraction of the size.
-func appendSkipStats(b []byte) []byte {
-	b = append(b, 8, 0, iflaExtMask, 0)
-	return binary.NativeEndian.AppendUint32(b, rtextFilterSkipStats)
-}
-
-// lightRequest marshals lm as an RTM_GETLINK body that asks for no
-// statistics.
-func lightRequest(lm *rtnetlink.LinkMessage) ([]byte, error) {
-	b, err := lm.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return appendSkipStats(b), nil
-}
-
-// lookup finds one link by index (when index is not 0) or by name and
-// returns its index and name. Errors are *Error for op.
-func (c *client) lookup(op, errName string, index uint32, name string) (uint32, string, error) {
-	req := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index}
-	if index == 0 {
-		req.Attributes = &rtnetlink.LinkAttributes{Name: name}
-	}
-	b, err := lightRequest(req)
-	if err != nil {
-		return 0, "", &Error{Op: op, Name: errName, Err: err}
-	}
-	msgs, err := c.exec(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
-		Data:   b,
+		dd, err := decodeDevice(m.data)
+		d = &dd
+		return err
 	})
 	if err != nil {
-		return 0, "", kernelError(op, errName, err)
+		return nil, c.opError(op, errName, err)
 	}
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg {
-			continue
-		}
-		idx := binary.NativeEndian.Uint32(m.Data[4:8])
-		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:])
-		if err != nil {
-			return 0, "", &Error{Op: op, Name: errName, Err: fmt.Errorf("amtlink: decoding link %d: %w", idx, err)}
-		}
-		var ifname string
-		for ad.Next() {
-			if ad.Type() == unix.IFLA_IFNAME {
-				ifname = ad.String()
-			}
-		}
-		if err := ad.Err(); err != nil {
-			return 0, "", &Error{Op: op, Name: errName, Err: fmt.Errorf("amtlink: decoding link %d: %w", idx, err)}
-		}
-		return idx, ifname, nil
+	if d == nil {
+		return nil, &Error{Op: op, Name: errName, Err: errors.New("amtlink: kernel answered a lookup without a link")}
 	}
-	return 0, "", &Error{Op: op, Name: errName, Err: errors.New("amtlink: kernel answered a lookup without a link")}
+	return d, nil
 }
 
-func oneLink(op, name string, msgs []netlink.Message) (*rawLink, error) {
-	var links []*rawLink
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK {
-			continue
-		}
-		r, err := decodeLink(m.Data)
-		if err != nil {
-			return nil, &Error{Op: op, Name: name, Err: err}
-		}
-		links = append(links, r)
+// opError turns an error of exchange into an *Error for op and name: the
+// callback's errors may already be one; the kernel's are kernelError's.
+func (c *client) opError(op, name string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
 	}
-	if len(links) != 1 {
-		return nil, &Error{Op: op, Name: name, Err: fmt.Errorf("amtlink: kernel answered a lookup with %d links, want 1", len(links))}
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		return kernelError(op, name, err)
 	}
-	return links[0], nil
+	return &Error{Op: op, Name: name, Err: err}
 }
 
 // notFound rewrites an ENODEV/ENOENT *Error from a lookup of what (a link,
@@ -460,9 +205,11 @@ func (n *names) name(index uint32) (string, error) {
 	if s, ok := n.cache[index]; ok {
 		return s, nil
 	}
-	_, s, err := n.c.lookup(n.op, "", index, "")
+	var s string
+	d, err := n.c.lookup(n.op, "", index, "")
 	switch {
 	case err == nil:
+		s = d.Name
 	case errors.Is(err, unix.ENODEV):
 		// Gone, or the index is in another namespace: report "".
 	default:
@@ -523,31 +270,10 @@ func (c *client) get(op, name string) (*Link, error) {
 func (c *client) List() ([]Link, error) {
 	// The kernel filters a link dump by IFLA_LINKINFO/IFLA_INFO_KIND. A
 	// kernel that does not know the kind (no AMT driver) ignores the filter
-	// and dumps everything, hence the kind check below as well.
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Info: &rtnetlink.LinkInfo{Kind: Kind}},
-	}
-	b, err := req.MarshalBinary()
+	// and dumps everything, hence the kind check in dumpAMT as well.
+	raws, err := c.dumpAMT("list", false)
 	if err != nil {
-		return nil, &Error{Op: "list", Err: err}
-	}
-	var raws []*rawLink
-	err = c.dump(unix.RTM_GETLINK, b, func(m netlink.Message) error {
-		if m.Header.Type != unix.RTM_NEWLINK || !isAMTMessage(m.Data) {
-			// Not ours (an unfiltered dump): don't pay for decoding it,
-			// nor fail on it.
-			return nil
-		}
-		r, err := decodeLink(m.Data)
-		if err != nil {
-			return &Error{Op: "list", Err: err}
-		}
-		raws = append(raws, r)
-		return nil
-	})
-	if err != nil {
-		return nil, dumpError("list", err)
+		return nil, err
 	}
 	n := &names{c: c, op: "list"}
 	links := make([]Link, 0, len(raws))
@@ -558,8 +284,30 @@ func (c *client) List() ([]Link, error) {
 		}
 		links = append(links, l)
 	}
-	slices.SortFunc(links, func(a, b Link) int { return cmp.Compare(a.Index, b.Index) })
 	return links, nil
+}
+
+// dumpAMT dumps the AMT links, sorted by index, without statistics when
+// light. Links of other kinds (a kernel that ignores the kind filter) are
+// skipped without being decoded.
+func (c *client) dumpAMT(op string, light bool) ([]*rawLink, error) {
+	var raws []*rawLink
+	err := c.exchange(amtDumpRequest(light), func() { raws = raws[:0] }, func(m reply) error {
+		if m.typ != unix.RTM_NEWLINK || !isAMTMessage(m.data) {
+			return nil
+		}
+		r, err := decodeLink(m.data)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, r)
+		return nil
+	})
+	if err != nil {
+		return nil, c.opError(op, "", err)
+	}
+	slices.SortFunc(raws, func(a, b *rawLink) int { return cmp.Compare(a.index, b.index) })
+	return raws, nil
 }
 
 func (c *client) Delete(name string) error {
@@ -573,15 +321,20 @@ func (c *client) Delete(name string) error {
 	if !r.isAMT {
 		return &Error{Op: "delete", Name: name, Err: &notAMTError{name: name, kind: r.kind(), refuse: true}}
 	}
-	_, err = c.execute("delete", name, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge,
-		&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: r.index})
-	return notFound(err, "link", name)
+	err = c.exchange(linkRequest(unix.RTM_DELLINK, flagsChange, r.index, "", false), nil, ignoreReplies)
+	if err != nil {
+		return notFound(c.opError("delete", name, err), "link", name)
+	}
+	return nil
 }
 
 // lookupIndex resolves a device name for Create.
 func (c *client) lookupIndex(op, linkName, field, dev string) (uint32, error) {
-	idx, _, err := c.lookup(op, linkName, 0, dev)
-	return idx, notFound(err, field, dev)
+	d, err := c.lookup(op, linkName, 0, dev)
+	if err != nil {
+		return 0, notFound(err, field, dev)
+	}
+	return d.Index, nil
 }
 
 // devIndex resolves Spec.Dev for Create, from the cache when it can. cached
@@ -698,34 +451,33 @@ func (c *client) create(s Spec, readBack bool) (*Link, error) {
 // came (older kernels). Create asks for no echo when there is a master: the
 // kernel sends it before it enslaves the link.
 //
-// The request is built in c.txBuf and written to the socket directly, and
-// the replies are read into c.rxBuf and decoded in place: a batch of
-// creates allocates little per link.
+// The request is built in c.txBuf, and the echo is decoded where it lies in
+// the receive buffer: a batch of creates allocates little per link. An echo
+// that cannot be decoded is dropped: Create reads the link back instead,
+// and fails there.
 func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32, echo bool) (*rawLink, error) {
-	flags := netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge
+	flags := uint16(flagsCreate)
 	if echo {
-		flags |= netlink.Echo
+		flags |= nlwire.FlagEcho
 	}
-	// The echo and the acknowledgement come as two reads: hold mu across
-	// them, since netlink.Conn locks one call at a time.
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	b, err := appendCreateRequest(c.txBuf[:0], uint16(flags), c.seq, s, a, master)
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	b, err := appendCreateRequest(c.txBuf[:0], flags, 0, s, a, master)
 	if err != nil {
 		return nil, &Error{Op: op, Name: s.Name, Err: err}
 	}
 	c.txBuf = b
 	var got *rawLink
-	if c.rc != nil {
-		if err = sendRaw(c.rc, b); err == nil {
-			got, err = c.receiveEcho(c.rc, c.seq)
+	err = c.exchange(b, nil, func(m reply) error {
+		if m.typ == unix.RTM_NEWLINK {
+			if l, err := decodeLink(m.data); err == nil {
+				got = l
+			}
 		}
-	} else {
-		got, err = c.newLinkConn(b)
-	}
+		return nil
+	})
 	if err != nil {
-		return nil, kernelError(op, s.Name, err)
+		return nil, c.opError(op, s.Name, err)
 	}
 	if got != nil && got.name != s.Name {
 		return nil, nil // not ours after all: read back by name
@@ -733,109 +485,9 @@ func (c *client) newLink(op string, s *Spec, a *ifla.AMT, master uint32, echo bo
 	return got, nil
 }
 
-// newLinkConn sends the request b through netlink.Conn and reads its
-// replies there: the path of a fake connection, which has no socket.
-func (c *client) newLinkConn(b []byte) (*rawLink, error) {
-	h, _, err := nextMessage(b)
-	if err != nil {
-		return nil, err
-	}
-	req, err := c.c.Send(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(h.Header.Type), Flags: netlink.HeaderFlags(h.Header.Flags)},
-		Data:   h.Data,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var echo *rawLink
-	for {
-		msgs, err := c.c.Receive()
-		if err != nil {
-			return nil, err
-		}
-		if err := netlink.Validate(req, msgs); err != nil {
-			return nil, err
-		}
-		if len(msgs) == 0 {
-			return echo, nil // a fake that sent no acknowledgement
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.RTM_NEWLINK:
-				if l, err := decodeLink(m.Data); err == nil {
-					echo = l
-				}
-			case netlink.Error:
-				return echo, nil // the acknowledgement: errors came as err
-			}
-		}
-	}
-}
-
-// appendCreateRequest appends Create's RTM_NEWLINK message, header
-// included, to b: IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO {IFLA_INFO_KIND
-// "amt", IFLA_INFO_DATA a} and IFLA_MASTER, the bytes and order
-// rtnetlink.LinkMessage.MarshalBinary gives for the same link
-// (TestAppendCreateRequest compares them), without its allocations.
-func appendCreateRequest(b []byte, flags uint16, seq uint32, s *Spec, a *ifla.AMT, master uint32) ([]byte, error) {
-	start := len(b)
-	b = binary.NativeEndian.AppendUint32(b, 0) // nlmsg_len, below
-	b = binary.NativeEndian.AppendUint16(b, unix.RTM_NEWLINK)
-	b = binary.NativeEndian.AppendUint16(b, flags)
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, 0) // nlmsg_pid
-	var up uint32
-	if s.Up {
-		up = unix.IFF_UP
-	}
-	b = append(b, unix.AF_UNSPEC, 0, 0, 0)      // family, pad, type
-	b = binary.NativeEndian.AppendUint32(b, 0)  // index
-	b = binary.NativeEndian.AppendUint32(b, up) // flags
-	b = binary.NativeEndian.AppendUint32(b, up) // change
-	b = appendAttrHeader(b, unix.IFLA_IFNAME, len(s.Name)+1)
-	b = append(b, s.Name...)
-	b = appendPad(append(b, 0), len(s.Name)+1)
-	if s.MTU != 0 {
-		b = appendAttrHeader(b, unix.IFLA_MTU, 4)
-		b = binary.NativeEndian.AppendUint32(b, s.MTU)
-	}
-	info := len(b)
-	b = appendAttrHeader(b, unix.IFLA_LINKINFO, 0)
-	b = appendAttrHeader(b, unix.IFLA_INFO_KIND, len(Kind)+1)
-	b = appendPad(append(append(b, Kind...), 0), len(Kind)+1)
-	data := len(b)
-	b = appendAttrHeader(b, unix.NLA_F_NESTED|unix.IFLA_INFO_DATA, 0)
-	b, err := a.AppendBinary(b)
-	if err != nil {
-		return b[:start], err
-	}
-	if len(b)-info > 0xffff {
-		return b[:start], fmt.Errorf("amtlink: the AMT data of %d bytes do not fit in one netlink attribute", len(b)-data)
-	}
-	binary.NativeEndian.PutUint16(b[data:], uint16(len(b)-data))
-	binary.NativeEndian.PutUint16(b[info:], uint16(len(b)-info))
-	if master != 0 {
-		b = appendAttrHeader(b, unix.IFLA_MASTER, 4)
-		b = binary.NativeEndian.AppendUint32(b, master)
-	}
-	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
-	return b, nil
-}
-
-// appendAttrHeader appends a netlink attribute header for a payload of n
-// bytes.
-func appendAttrHeader(b []byte, typ uint16, n int) []byte {
-	b = binary.NativeEndian.AppendUint16(b, uint16(4+n))
-	return binary.NativeEndian.AppendUint16(b, typ)
-}
-
-// appendPad appends the zero bytes that align a payload of n bytes to 4.
-func appendPad(b []byte, n int) []byte {
-	for ; n%4 != 0; n++ {
-		b = append(b, 0)
-	}
-	return b
-}
+// ignoreReplies is the callback of requests answered by an acknowledgement
+// alone.
+func ignoreReplies(reply) error { return nil }
 
 // masterNotSupported tells a master that cannot take ports apart from a
 // missing AMT driver: both answer EOPNOTSUPP to the create request, but only
@@ -892,13 +544,10 @@ func (c *client) readBack(op string, s Spec, n *names, r *rawLink) (*Link, error
 }
 
 func (c *client) setMTU(op, name string, index, mtu uint32) error {
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Index:      index,
-		Attributes: &rtnetlink.LinkAttributes{MTU: mtu},
+	if err := c.exchange(setRequest(index, mtu, nil, nil), nil, ignoreReplies); err != nil {
+		return c.opError(op, name, err)
 	}
-	_, err := c.execute(op, name, unix.RTM_NEWLINK, netlink.Request|netlink.Acknowledge, req)
-	return err
+	return nil
 }
 
 // undoCreate deletes a link Create made but could not finish. The name is
@@ -906,10 +555,8 @@ func (c *client) setMTU(op, name string, index, mtu uint32) error {
 // It deletes by name (ifindex 0, IFLA_IFNAME), since the index may not be
 // known yet.
 func (c *client) undoCreate(name string) error {
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Name: name},
+	if err := c.exchange(linkRequest(unix.RTM_DELLINK, flagsChange, 0, name, false), nil, ignoreReplies); err != nil {
+		return c.opError("delete", name, err)
 	}
-	_, err := c.execute("delete", name, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge, req)
-	return err
+	return nil
 }

@@ -96,25 +96,3 @@ func TestAppendCreateRequestError(t *testing.T) {
 		t.Fatalf("appendCreateRequest(80000 bytes of AMT data) = %d bytes, %v; want %q and an error", len(got), err, "keep")
 	}
 }
-
-// TestNextMessage splits a buffer of two messages and refuses broken
-// framing.
-func TestNextMessage(t *testing.T) {
-	// A message of 19 bytes, padded to 20, then one of 20.
-	one := []byte{19, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0}
-	two := []byte{20, 0, 0, 0, unix.NLMSG_ERROR, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	b := append(append([]byte(nil), one...), two...)
-	m, rest, err := nextMessage(b)
-	if err != nil || m.Header.Type != 16 || m.Header.Seq != 5 || !bytes.Equal(m.Data, []byte{1, 2, 3}) || len(rest) != len(two) {
-		t.Fatalf("first = %+v, %d bytes left, %v", m, len(rest), err)
-	}
-	m, rest, err = nextMessage(rest)
-	if err != nil || m.Header.Type != unix.NLMSG_ERROR || len(rest) != 0 {
-		t.Fatalf("second = %+v, %d bytes left, %v", m, len(rest), err)
-	}
-	for _, bad := range [][]byte{b[:10], {15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
-		if _, _, err := nextMessage(bad); err == nil {
-			t.Errorf("nextMessage(% x) succeeded", bad)
-		}
-	}
-}

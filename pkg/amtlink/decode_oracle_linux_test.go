@@ -4,6 +4,7 @@ package amtlink
 
 import (
 	"bytes"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,29 +21,30 @@ func oracleDecode(b []byte) (*rawLink, bool) {
 		return nil, false
 	}
 	a := m.Attributes
-	bad := walkAttrs(b[unix.SizeofIfInfomsg:], func(t uint16, p []byte) error {
+	it := nlwire.Attrs(b[unix.SizeofIfInfomsg:])
+	for it.Next() {
+		t, p := it.Type(), it.Data()
 		if want := fixedLinkAttrLen(t); want != 0 && len(p) != want {
-			return errMalformed
+			return nil, false
 		}
 		if t == unix.IFLA_XDP {
 			// rtnetlink stops decoding, silently, after a malformed
 			// IFLA_XDP; decodeLink does not read it. Not comparable.
-			return errMalformed
+			return nil, false
 		}
-		if t == unix.IFLA_LINKINFO {
-			return walkAttrs(p, func(uint16, []byte) error { return nil })
+		if t == unix.IFLA_LINKINFO && nlwire.Check(p) != nil {
+			return nil, false
 		}
-		return nil
-	})
-	if bad != nil {
+	}
+	if it.Err() != nil {
 		return nil, false
 	}
 	r := &rawLink{index: m.Index, flags: m.Flags, name: a.Name, mtu: a.MTU, operState: a.OperationalState, stats: a.Stats64}
 	if a.Master != nil {
 		r.master, r.hasMaster = *a.Master, true
 	}
-	info := findAttr(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
-	r.linkKind = string(bytes.TrimRight(findAttr(info, unix.IFLA_INFO_KIND), "\x00"))
+	info := nlwire.Find(b[unix.SizeofIfInfomsg:], unix.IFLA_LINKINFO)
+	r.linkKind = string(bytes.TrimRight(nlwire.Find(info, unix.IFLA_INFO_KIND), "\x00"))
 	if a.Info == nil || a.Info.Kind != r.linkKind {
 		if a.Info != nil || r.linkKind != "" {
 			return nil, false
@@ -50,7 +52,7 @@ func oracleDecode(b []byte) (*rawLink, bool) {
 	}
 	if r.linkKind == Kind {
 		r.isAMT = true
-		if r.amt.UnmarshalBinary(findAttr(info, unix.IFLA_INFO_DATA)) != nil {
+		if r.amt.UnmarshalBinary(nlwire.Find(info, unix.IFLA_INFO_DATA)) != nil {
 			return nil, false
 		}
 	}

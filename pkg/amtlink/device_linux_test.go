@@ -4,6 +4,7 @@ package amtlink
 
 import (
 	"errors"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"os"
 	"testing"
@@ -21,7 +22,7 @@ import (
 func TestDevice(t *testing.T) {
 	links := baseLinks()
 	var reqs []netlink.Message
-	conn := nltest.Dial(func(req []netlink.Message) ([]netlink.Message, error) {
+	serve := func(req []netlink.Message) ([]netlink.Message, error) {
 		reqs = append(reqs, req[0])
 		h := req[0].Header
 		reply := func(typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) netlink.Message {
@@ -30,7 +31,7 @@ func TestDevice(t *testing.T) {
 		switch h.Type {
 		case unix.RTM_GETLINK:
 			for i := range links {
-				if string(findAttr(req[0].Data[unix.SizeofIfInfomsg:], unix.IFLA_IFNAME)) == links[i].name+"\x00" {
+				if string(nlwire.Find(req[0].Data[unix.SizeofIfInfomsg:], unix.IFLA_IFNAME)) == links[i].name+"\x00" {
 					return []netlink.Message{reply(unix.RTM_NEWLINK, 0, encodeKernelLink(t, &links[i]))}, nil
 				}
 			}
@@ -45,12 +46,8 @@ func TestDevice(t *testing.T) {
 		}
 		t.Fatalf("unexpected request type %d", h.Type)
 		return nil, nil
-	})
-	c, err := initClient(conn)
-	if err != nil {
-		t.Fatal(err)
 	}
-	defer c.Close()
+	c, _ := testClient(t, serve)
 	got, err := c.Device("eth0")
 	if err != nil {
 		t.Fatalf("Device: %v", err)

@@ -18,7 +18,7 @@ import (
 )
 
 // fakeKernel is a small stand-in for the kernel's rtnetlink link handling,
-// behind an nltest connection. It keeps a table of links and answers
+// behind a fake socket (fakeSock). It keeps a table of links and answers
 // RTM_GETLINK (by index, by name, dump with kind filter), RTM_NEWLINK
 // (create with master/mtu/up, set mtu) and RTM_DELLINK the way
 // net/core/rtnetlink.c and drivers/net/amt.c do, echoing each request's
@@ -37,6 +37,9 @@ type fakeKernel struct {
 	keepMTU bool
 	// noEcho makes create ignore NLM_F_ECHO, as kernels before 6.1 do.
 	noEcho bool
+	// corrupt, when set, rewrites the encoded message of each link it
+	// answers with, to inject malformed replies.
+	corrupt func(l *fakeLink, b []byte) []byte
 	// fail injects an error reply: return errno 0 to answer normally.
 	fail func(req netlink.Message, lm *rtnetlink.LinkMessage) (errno unix.Errno, extack string)
 }
@@ -56,14 +59,9 @@ func newFakeKernel(tb testing.TB, links ...fakeLink) *fakeKernel {
 	return k
 }
 
-// client returns a client on an nltest connection served by k.
+// client returns a client on a fake socket served by k.
 func (k *fakeKernel) client() *client {
-	conn := nltest.Dial(k.serve)
-	c, err := initClient(conn)
-	if err != nil {
-		k.tb.Fatalf("initClient: %v", err)
-	}
-	k.tb.Cleanup(func() { c.Close() })
+	c, _ := testClient(k.tb, k.serve)
 	return c
 }
 
@@ -231,9 +229,13 @@ func (k *fakeKernel) dump(req netlink.Message, lm *rtnetlink.LinkMessage) ([]net
 // in the kernel's order, stats included).
 func (k *fakeKernel) linkMsg(req netlink.Message, l *fakeLink, flags netlink.HeaderFlags) netlink.Message {
 	k.tb.Helper()
+	data := encodeKernelLink(k.tb, l)
+	if k.corrupt != nil {
+		data = k.corrupt(l, data)
+	}
 	return netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_NEWLINK, Flags: flags, Sequence: req.Header.Sequence, PID: req.Header.PID},
-		Data:   encodeKernelLink(k.tb, l),
+		Data:   data,
 	}
 }
 

@@ -24,7 +24,7 @@ func BenchmarkWatchPoll(b *testing.B) {
 			}
 			k := newFakeKernel(b, links...)
 			c := cannedClient(b, k, func(c *client) {
-				if _, err := c.dumpAMT("watch"); err != nil {
+				if _, err := c.dumpAMT("watch", true); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := c.List(); err != nil {

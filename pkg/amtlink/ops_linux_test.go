@@ -18,7 +18,6 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nlenc"
-	"github.com/mdlayher/netlink/nltest"
 	"golang.org/x/sys/unix"
 )
 
@@ -212,7 +211,7 @@ func TestDevices(t *testing.T) {
 	links[2].master = 0
 	links[1].master = 3
 	var reqs []netlink.Message
-	conn := nltest.Dial(func(req []netlink.Message) ([]netlink.Message, error) {
+	serve := func(req []netlink.Message) ([]netlink.Message, error) {
 		if len(req) != 1 {
 			t.Fatalf("%d messages in one send", len(req))
 		}
@@ -241,12 +240,8 @@ func TestDevices(t *testing.T) {
 			t.Fatalf("unexpected request type %d", h.Type)
 		}
 		return append(out, done), nil
-	})
-	c, err := initClient(conn)
-	if err != nil {
-		t.Fatal(err)
 	}
-	defer c.Close()
+	c, _ := testClient(t, serve)
 	devs, err := c.Devices()
 	if err != nil {
 		t.Fatalf("Devices: %v", err)

@@ -2,12 +2,6 @@
 
 package amtlink
 
-import (
-	"github.com/jsimonetti/rtnetlink/v2"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
-)
-
 func (c *client) Set(name string, ch Change) (*Link, error) {
 	const op = "set"
 	if err := checkIfName("name", name); err != nil {
@@ -31,14 +25,7 @@ func (c *client) Set(name string, ch Change) (*Link, error) {
 		}
 		return &l, nil
 	}
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Index:      r.index,
-		Attributes: &rtnetlink.LinkAttributes{},
-	}
-	if ch.MTU != nil {
-		req.Attributes.MTU = *ch.MTU
-	}
+	var master *uint32
 	if ch.Master != nil {
 		var idx uint32 // IFLA_MASTER 0 detaches
 		if *ch.Master != "" {
@@ -47,18 +34,16 @@ func (c *client) Set(name string, ch Change) (*Link, error) {
 			}
 			n.cache[idx] = *ch.Master
 		}
-		req.Attributes.Master = &idx
+		master = &idx
 	}
-	if ch.Up != nil {
-		req.Change = unix.IFF_UP
-		if *ch.Up {
-			req.Flags = unix.IFF_UP
-		}
+	var mtu uint32
+	if ch.MTU != nil {
+		mtu = *ch.MTU
 	}
 	// One request without NLM_F_CREATE: the kernel's do_setlink applies
 	// the MTU, the master and the flags of the existing link in turn.
-	if _, err := c.execute(op, name, unix.RTM_NEWLINK, netlink.Request|netlink.Acknowledge, req); err != nil {
-		return nil, notFound(err, "link", name)
+	if err := c.exchange(setRequest(r.index, mtu, master, ch.Up), nil, ignoreReplies); err != nil {
+		return nil, notFound(c.opError(op, name, err), "link", name)
 	}
 	if r, err = c.getRaw(op, name); err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
-	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -82,7 +81,10 @@ const soNetnsCookie = 71
 // The two namespaces are compared by their cookies (SO_NETNS_COOKIE, Linux
 // 5.14+); on older kernels SIOCGSKNS is always used.
 func (c *client) socketNetNS() (int, error) {
-	rc, err := c.c.SyscallConn()
+	if c.conn == nil {
+		return -1, errors.New("amtlink: the client has no socket of its own to watch from")
+	}
+	rc, err := c.conn.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("amtlink: the client's socket: %w", err)
 	}
@@ -307,7 +309,7 @@ func (w *watcher) handle(msgs []netlink.Message) error {
 // poll asks the kernel for the AMT links' current relay and reports the
 // gateways whose relay changed since the last poll.
 func (w *watcher) poll() error {
-	snap, err := w.c.dumpAMT("watch")
+	snap, err := w.c.dumpAMT("watch", true)
 	if err != nil {
 		return err
 	}
@@ -363,41 +365,6 @@ func (w *watcher) resync(report bool) error {
 		return nil
 	}
 	return w.emit(evs)
-}
-
-// dumpAMT dumps the AMT links without statistics and without resolving
-// names: what a poll needs.
-func (c *client) dumpAMT(op string) ([]*rawLink, error) {
-	req := &rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Info: &rtnetlink.LinkInfo{Kind: Kind}},
-	}
-	b, err := lightRequest(req)
-	if err != nil {
-		return nil, &Error{Op: op, Err: err}
-	}
-	// Through exec, which holds c.mu: the same client may be listing or
-	// looking up on another goroutine.
-	msgs, err := c.exec(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
-		Data:   b,
-	})
-	if err != nil {
-		return nil, kernelError(op, "", err)
-	}
-	out := make([]*rawLink, 0, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK || !isAMTMessage(m.Data) {
-			continue
-		}
-		r, err := decodeLink(m.Data)
-		if err != nil {
-			return nil, &Error{Op: op, Err: err}
-		}
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b *rawLink) int { return cmp.Compare(a.index, b.index) })
-	return out, nil
 }
 
 // relaySet reports whether a is a discovered relay: the kernel reports

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -228,7 +229,7 @@ func (a *AMT) AppendBinary(b []byte) ([]byte, error) {
 		return b, err
 	}
 	if a.Mode != nil {
-		b = appendU32(b, AttrMode, uint32(*a.Mode))
+		b = nlwire.AppendU32(b, AttrMode, uint32(*a.Mode))
 	}
 	for _, f := range [...]struct {
 		typ  uint16
@@ -236,46 +237,28 @@ func (a *AMT) AppendBinary(b []byte) ([]byte, error) {
 	}{{AttrLocalIP, a.Local}, {AttrRemoteIP, a.Remote}, {AttrDiscoveryIP, a.Discovery}} {
 		if f.addr.IsValid() {
 			v := f.addr.As4()
-			b = appendAttr(b, f.typ, v[:])
+			b = nlwire.AppendAttr(b, f.typ, v[:])
 		}
 	}
 	if a.Link != nil {
-		b = appendU32(b, AttrLink, *a.Link)
+		b = nlwire.AppendU32(b, AttrLink, *a.Link)
 	}
 	var port [2]byte
 	if a.GatewayPort != nil {
 		binary.BigEndian.PutUint16(port[:], *a.GatewayPort)
-		b = appendAttr(b, AttrGatewayPort, port[:])
+		b = nlwire.AppendAttr(b, AttrGatewayPort, port[:])
 	}
 	if a.RelayPort != nil {
 		binary.BigEndian.PutUint16(port[:], *a.RelayPort)
-		b = appendAttr(b, AttrRelayPort, port[:])
+		b = nlwire.AppendAttr(b, AttrRelayPort, port[:])
 	}
 	if a.MaxTunnels != nil {
-		b = appendU32(b, AttrMaxTunnels, *a.MaxTunnels)
+		b = nlwire.AppendU32(b, AttrMaxTunnels, *a.MaxTunnels)
 	}
 	for _, u := range a.Unknown {
-		b = appendAttr(b, u.Type, u.Data)
+		b = nlwire.AppendAttr(b, u.Type, u.Data)
 	}
 	return b, nil
-}
-
-// appendAttr appends one netlink attribute (header, payload, padding to 4
-// bytes) in native byte order.
-func appendAttr(b []byte, typ uint16, payload []byte) []byte {
-	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(payload)))
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	b = append(b, payload...)
-	for range nlaAlign(len(payload)) - len(payload) {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func appendU32(b []byte, typ uint16, v uint32) []byte {
-	b = binary.NativeEndian.AppendUint16(b, 8)
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	return binary.NativeEndian.AppendUint32(b, v)
 }
 
 // encodable reports what the wire format cannot carry: an address that is
@@ -353,37 +336,24 @@ func (a *AMT) Decode(ad *netlink.AttributeDecoder) error {
 // AttributeDecoder it copies nothing but unknown attributes.
 func (a *AMT) UnmarshalBinary(b []byte) error {
 	var d decoder
-	for i := 0; i < len(b); {
-		if len(b)-i < nlaHeaderLen {
-			*a = AMT{}
-			return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", errTruncated)
-		}
-		l := int(binary.NativeEndian.Uint16(b[i:]))
-		t := binary.NativeEndian.Uint16(b[i+2:])
-		var data []byte
-		switch {
-		case l > len(b)-i || (l != 0 && l < nlaHeaderLen):
-			*a = AMT{}
-			return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", errTruncated)
-		case l != 0:
-			data = b[i+nlaHeaderLen : i+l]
-		}
-		if err := d.attr(t&typeMask, t&^typeMask, data, binary.NativeEndian); err != nil {
+	it := nlwire.Attrs(b)
+	for it.Next() {
+		if err := d.attr(it.Type(), it.Flags(), it.Data(), binary.NativeEndian); err != nil {
 			*a = AMT{}
 			return err
 		}
-		i += nlaAlign(max(l, nlaHeaderLen))
+	}
+	if it.Err() != nil {
+		*a = AMT{}
+		return fmt.Errorf("ifla: decode IFLA_INFO_DATA: %w", errTruncated)
 	}
 	*a = d.a
 	return nil
 }
 
-const (
-	nlaHeaderLen = 4      // sizeof(struct nlattr)
-	typeMask     = 0x3fff // NLA_TYPE_MASK: type without NLA_F_NESTED, NLA_F_NET_BYTEORDER
-)
-
-func nlaAlign(n int) int { return (n + 3) &^ 3 }
+// typeMask is NLA_TYPE_MASK: the type without NLA_F_NESTED and
+// NLA_F_NET_BYTEORDER.
+const typeMask = nlwire.TypeMask
 
 var errTruncated = errors.New("invalid attribute; length too short or too large")
 

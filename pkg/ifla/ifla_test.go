@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -329,7 +330,7 @@ func TestDecodeLengthErrors(t *testing.T) {
 		b := binary.NativeEndian.AppendUint16(nil, uint16(4+n))
 		b = binary.NativeEndian.AppendUint16(b, typ)
 		b = append(b, make([]byte, n)...)
-		return append(b, make([]byte, nlaAlign(n)-n)...)
+		return append(b, make([]byte, nlwire.Align(n)-n)...)
 	}
 	types := []uint16{AttrMode, AttrRelayPort, AttrGatewayPort, AttrLink, AttrLocalIP, AttrRemoteIP, AttrDiscoveryIP, AttrMaxTunnels}
 	names := []string{"IFLA_AMT_MODE", "IFLA_AMT_RELAY_PORT", "IFLA_AMT_GATEWAY_PORT", "IFLA_AMT_LINK",
