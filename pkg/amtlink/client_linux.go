@@ -4,6 +4,7 @@ package amtlink
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +30,9 @@ type client struct {
 	conn *netlink.Conn
 	// pid is the socket's port ID, the nlmsg_pid of its replies.
 	pid uint32
+	// subscribe, when not nil, replaces notifications as Watch's source
+	// of link notifications (a fake kernel's, in tests).
+	subscribe func(context.Context) (<-chan received, func(), error)
 
 	// mu serialises round trips; seq and rx are exchange's, under mu.
 	mu  sync.Mutex

@@ -56,12 +56,39 @@
 // Device names (Spec.Dev, Spec.Master, Link.LowerName, Link.Master) are
 // resolved in the Client's namespace.
 //
+// # One round trip
+//
+// Every request goes through one function that sends it and reads its
+// whole answer, on the socket's descriptor directly (one write, one read
+// per datagram, nothing allocated per read): to NLMSG_DONE for a dump, the
+// acknowledgement or the reply otherwise, even when decoding a message
+// fails, so a failed call never leaves replies behind for the next one. It
+// checks the sequence number and port ID of every reply, skipping those
+// meant for something else, and decodes the kernel's error and its
+// extended acknowledgement once. A dump the kernel flags NLM_F_DUMP_INTR
+// (the list changed while it was read) is asked again, twice at most, and
+// then fails with ErrDumpInterrupted. Link notifications (Watch) come on
+// a socket of their own.
+//
+// # Types from rtnetlink
+//
+// Link.OperState and Link.Stats keep rtnetlink/v2's types
+// (rtnetlink.OperationalState, *rtnetlink.LinkStats64) on purpose: this
+// package registers an rtnetlink LinkDriver anyway, so the dependency is
+// there for every user, and a program that already lists links with
+// rtnetlink compares and prints them with code it has, instead of
+// converting between two copies of the kernel's 25 counters and operstate
+// values. The types are plain values mirroring the kernel's structs, so
+// nothing of rtnetlink's behaviour comes with them. Everything else in Link
+// is this package's or ifla's.
+//
 // # Debugging
 //
-// Set NLDEBUG=1 in the environment to make the netlink package log every
-// message it sends and receives to stderr (NLDEBUG=level=2 for more), e.g.
-//
-//	NLDEBUG=1 amtctl show
+// Requests and replies are read and written by this package itself, so
+// the netlink package's NLDEBUG logging shows only the dial and Watch's
+// notification socket. To see the traffic, capture it on an nlmon device
+// (ip link add nlmon0 type nlmon; tcpdump -i nlmon0) or with
+// strace -e trace=write,recvfrom.
 //
 // # Privileges and tests
 //

@@ -17,7 +17,7 @@ import (
 // The AMT attributes (mode, local, discovery, ports) cannot be changed: the
 // kernel's driver has no changelink, so delete and create the link instead.
 func ExampleClient_Set() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,6 +37,8 @@ func ExampleClient_Set() {
 		log.Fatal(err)
 	}
 	fmt.Println(l.Name, l.Up(), l.MTU, l.Master)
+	// Output:
+	// amtg true 1400 br0
 }
 
 // Check a whole batch before creating the first link.
@@ -57,12 +59,8 @@ func ExampleSpec_Validate() {
 // Is local an address of dev, and is dev up, in the namespace the link
 // will be created in?
 func ExampleClient_Devices() {
-	ns, err := amtlink.OpenNetNS("gw") // ip netns add gw
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ns.Close()
-	c, err := amtlink.Dial(ns)
+	c, err := dial(nil) // in the namespace "gw": amtlink.OpenNetNS("gw"), then Dial
+
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,21 +74,38 @@ func ExampleClient_Devices() {
 			fmt.Println("up:", d.Up(), "has 192.0.2.2:", d.HasAddr(netip.MustParseAddr("192.0.2.2")))
 		}
 	}
+	// Output:
+	// up: true has 192.0.2.2: true
 }
 
-// Print AMT link events until interrupted, like amtctl monitor.
+// Print AMT link events until interrupted, like amtctl monitor. Here the
+// watcher itself makes a relay and deletes it again once it watches, and
+// stops at the deletion.
 func ExampleClient_Watch() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err = c.Watch(ctx, amtlink.WatchOptions{}, func(e amtlink.Event) error {
+	ready := func() { // links that exist when Watch starts are not reported
+		spec := amtlink.Spec{Name: "amtr", Dev: "eth0", Up: true,
+			AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("192.0.2.2")}}
+		if err := c.Add(spec); err != nil {
+			log.Fatal(err)
+		}
+		if err := c.Delete("amtr"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	err = c.Watch(ctx, amtlink.WatchOptions{Ready: ready}, func(e amtlink.Event) error {
 		switch e.Type {
 		case amtlink.EventRelayDiscovered, amtlink.EventRelayChanged:
 			fmt.Println(e.Type, e.Link.Name, e.Remote)
+		case amtlink.EventDeleted:
+			fmt.Println(e.Type, e.Link.Name)
+			stop()
 		default:
 			fmt.Println(e.Type, e.Link.Name)
 		}
@@ -99,12 +114,16 @@ func ExampleClient_Watch() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Output:
+	// created amtr
+	// up amtr
+	// deleted amtr
 }
 
 // The same question for one device, at a cost that does not grow with the
 // number of devices in the namespace.
 func ExampleClient_Device() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -114,4 +133,6 @@ func ExampleClient_Device() {
 		log.Fatal(err) // errors.Is(err, os.ErrNotExist) when there is no eth0
 	}
 	fmt.Println("up:", d.Up(), "has 192.0.2.2:", d.HasAddr(netip.MustParseAddr("192.0.2.2")))
+	// Output:
+	// up: true has 192.0.2.2: true
 }

@@ -13,17 +13,25 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 )
 
+// The Examples run against a fake kernel (see dial); the namespace holds
+// lo, eth0 (up, 192.0.2.2/24), br0, veth9 and a gateway amtg that has
+// found its relay 192.0.2.1.
+
+// dial stands in for amtlink.Dial in the Examples: a Client on a fake
+// kernel that answers as Linux does.
+func dial(*amtlink.NetNS) (*amtlink.Client, error) { return amtlink.FakeDial(), nil }
+
 // A gateway that discovers its relay at 192.0.2.1, over eth0, up at once.
 // Needs root (CAP_NET_ADMIN) and the AMT driver.
 func ExampleClient_Create() {
-	c, err := amtlink.Dial(nil) // the current network namespace
+	c, err := dial(nil) // amtlink.Dial(nil): the current network namespace
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 
-	l, err := c.Create(amtlink.Spec{
-		Name: "amtg",
+	spec := amtlink.Spec{
+		Name: "amtg2",
 		Dev:  "eth0",
 		Up:   true,
 		AMT: ifla.AMT{
@@ -31,21 +39,29 @@ func ExampleClient_Create() {
 			Local:     netip.MustParseAddr("192.0.2.2"),
 			Discovery: netip.MustParseAddr("192.0.2.1"),
 		},
-	})
+	}
+	l, err := c.Create(spec)
 	switch {
 	case errors.Is(err, amtlink.ErrNoDriver):
 		log.Fatal("load the driver first: modprobe amt")
 	case errors.Is(err, os.ErrExist):
-		log.Fatal("amtg exists already")
+		log.Fatal("amtg2 exists already")
 	case err != nil:
-		log.Fatal(err) // e.g. create amtg: dev "eth0" not found in this namespace
+		log.Fatal(err) // e.g. create amtg2: dev "eth0" not found in this namespace
 	}
-	fmt.Printf("%d: %s mtu %d %s\n", l.Index, l.Name, l.MTU, l.AMT)
+	fmt.Printf("%d: %s mtu %d up %v %s\n", l.Index, l.Name, l.MTU, l.Up(), l.AMT)
+
+	// The same again: the name is taken.
+	_, err = c.Create(spec)
+	fmt.Println(err, errors.Is(err, os.ErrExist))
+	// Output:
+	// 100: amtg2 mtu 1456 up true mode gateway local 192.0.2.2 discovery 192.0.2.1 link 2 gateway_port 2268 relay_port 2268 max_tunnels 128
+	// create amtg2: a link named "amtg2" already exists true
 }
 
 // Has the gateway found its relay yet?
 func ExampleClient_Get() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,16 +78,19 @@ func ExampleClient_Get() {
 	} else {
 		fmt.Println("still discovering via", l.AMT.Discovery)
 	}
+
+	_, err = c.Get("eth0")
+	fmt.Println(err, errors.Is(err, os.ErrNotExist))
+	// Output:
+	// relay: 192.0.2.1
+	// get eth0: eth0 is a veth link, not amt true
 }
 
-// Every AMT link in the namespace "blue" (ip netns add blue).
+// Every AMT link in a namespace. (For the namespace "blue" of
+// ip netns add blue: ns, err := amtlink.OpenNetNS("blue"), then Dial(ns)
+// and ns.Close(): the socket keeps the namespace.)
 func ExampleClient_List() {
-	ns, err := amtlink.OpenNetNS("blue")
-	if err != nil {
-		log.Fatal(err) // network namespace "blue" not found (ip netns add blue?)
-	}
-	c, err := amtlink.Dial(ns)
-	ns.Close() // the socket keeps the namespace
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -84,26 +103,36 @@ func ExampleClient_List() {
 	for _, l := range links {
 		fmt.Printf("%s %s dev %s up=%v\n", l.Name, l.AMT.Mode, l.LowerName, l.Up())
 	}
+	// Output:
+	// amtg gateway dev eth0 up=true
 }
 
 func ExampleClient_Delete() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 
-	err = c.Delete("amtg")
-	switch {
-	case errors.Is(err, amtlink.ErrNotAMT):
-		log.Fatal(err) // delete amtg: amtg is a veth link, not amt; refusing to delete it
-	case errors.Is(err, os.ErrNotExist):
-		fmt.Println("already gone")
-	case errors.Is(err, os.ErrPermission):
-		log.Fatal(err) // delete amtg: permission denied: needs root or CAP_NET_ADMIN
-	case err != nil:
-		log.Fatal(err)
+	for _, name := range []string{"amtg", "amtg", "veth9"} {
+		err = c.Delete(name)
+		switch {
+		case errors.Is(err, amtlink.ErrNotAMT):
+			fmt.Println(err) // refused: not an amt link
+		case errors.Is(err, os.ErrNotExist):
+			fmt.Println(name, "already gone")
+		case errors.Is(err, os.ErrPermission):
+			log.Fatal(err) // delete amtg: permission denied: needs root or CAP_NET_ADMIN
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Println("deleted", name)
+		}
 	}
+	// Output:
+	// deleted amtg
+	// amtg already gone
+	// delete veth9: veth9 is a veth link, not amt; refusing to delete it
 }
 
 // The Driver makes rtnetlink itself understand amt links: a LinkMessage
@@ -164,7 +193,7 @@ func ExampleError() {
 // Add is Create without the read-back, for callers that make many links
 // and do not need them returned.
 func ExampleClient_Add() {
-	c, err := amtlink.Dial(nil)
+	c, err := dial(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -176,7 +205,14 @@ func ExampleClient_Add() {
 			AMT:  ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("192.0.2.1")},
 		})
 		if err != nil {
-			log.Fatal(err) // e.g. create amtr7: a link called "amtr7" exists already
+			log.Fatal(err) // e.g. create amtr7: a link named "amtr7" already exists
 		}
 	}
+	links, err := c.List()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(links), "amt links")
+	// Output:
+	// 101 amt links
 }

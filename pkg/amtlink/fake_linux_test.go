@@ -3,10 +3,11 @@
 package amtlink
 
 import (
+	"context"
 	"encoding/binary"
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"slices"
-	"testing"
 	"unsafe"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -24,7 +25,7 @@ import (
 // net/core/rtnetlink.c and drivers/net/amt.c do, echoing each request's
 // sequence number and PID (STYLE §4). Every request is recorded.
 type fakeKernel struct {
-	tb    testing.TB
+	tb    tb
 	links []fakeLink
 	reqs  []netlink.Message
 	next  uint32
@@ -37,11 +38,22 @@ type fakeKernel struct {
 	keepMTU bool
 	// noEcho makes create ignore NLM_F_ECHO, as kernels before 6.1 do.
 	noEcho bool
+	// addrs are the addresses RTM_GETADDR dumps.
+	addrs []fakeAddr
+	// notify, while a Watch is subscribed (k.subscribe), gets the
+	// notification of every link created, changed or deleted.
+	notify chan received
 	// corrupt, when set, rewrites the encoded message of each link it
 	// answers with, to inject malformed replies.
 	corrupt func(l *fakeLink, b []byte) []byte
 	// fail injects an error reply: return errno 0 to answer normally.
 	fail func(req netlink.Message, lm *rtnetlink.LinkMessage) (errno unix.Errno, extack string)
+}
+
+// fakeAddr is one address of a fake link.
+type fakeAddr struct {
+	index uint32
+	p     netip.Prefix
 }
 
 type fakeLink struct {
@@ -54,7 +66,7 @@ type fakeLink struct {
 	amt    *ifla.AMT
 }
 
-func newFakeKernel(tb testing.TB, links ...fakeLink) *fakeKernel {
+func newFakeKernel(tb tb, links ...fakeLink) *fakeKernel {
 	k := &fakeKernel{tb: tb, links: links, next: 100}
 	return k
 }
@@ -77,6 +89,9 @@ func (k *fakeKernel) serve(reqs []netlink.Message) ([]netlink.Message, error) {
 	}
 	req := reqs[0]
 	k.reqs = append(k.reqs, req)
+	if req.Header.Type == unix.RTM_GETADDR {
+		return k.dumpAddrs(req), nil
+	}
 	var lm rtnetlink.LinkMessage
 	if err := lm.UnmarshalBinary(req.Data); err != nil {
 		return k.errReply(req, unix.EINVAL, "bad ifinfomsg")
@@ -110,13 +125,20 @@ func (k *fakeKernel) serve(reqs []netlink.Message) ([]netlink.Message, error) {
 			}
 			l.mtu = lm.Attributes.MTU
 		}
+		if lm.Attributes != nil && lm.Attributes.Master != nil {
+			l.master = *lm.Attributes.Master
+		}
+		l.flags = (l.flags &^ lm.Change) | (lm.Flags & lm.Change)
+		k.notifyLink(unix.RTM_NEWLINK, l)
 		return k.ack(req), nil
 	case unix.RTM_DELLINK:
 		l := k.find(&lm)
 		if l == nil {
 			return k.errReply(req, unix.ENODEV, "")
 		}
+		gone := *l
 		k.links = slices.DeleteFunc(k.links, func(x fakeLink) bool { return x.index == l.index })
+		k.notifyLink(unix.RTM_DELLINK, &gone)
 		return k.ack(req), nil
 	}
 	return k.errReply(req, unix.EOPNOTSUPP, "")
@@ -199,6 +221,7 @@ func (k *fakeKernel) create(req netlink.Message, lm *rtnetlink.LinkMessage) ([]n
 	l.flags = (l.flags &^ lm.Change) | (lm.Flags & lm.Change)
 	k.next++
 	k.links = append(k.links, l)
+	k.notifyLink(unix.RTM_NEWLINK, &l)
 	if req.Header.Flags&netlink.Echo != 0 && !k.noEcho {
 		// rtnl_newlink_create (Linux 6.1+): the new link, then the ack.
 		return append([]netlink.Message{k.linkMsg(req, &l, 0)}, k.ack(req)...), nil
@@ -239,7 +262,7 @@ func (k *fakeKernel) linkMsg(req netlink.Message, l *fakeLink, flags netlink.Hea
 	}
 }
 
-func encodeKernelLink(tb testing.TB, l *fakeLink) []byte {
+func encodeKernelLink(tb tb, l *fakeLink) []byte {
 	b := make([]byte, unix.SizeofIfInfomsg)
 	binary.NativeEndian.PutUint16(b[2:], unix.ARPHRD_NONE)
 	binary.NativeEndian.PutUint32(b[4:], l.index)
@@ -269,6 +292,52 @@ func encodeKernelLink(tb testing.TB, l *fakeLink) []byte {
 		tb.Fatalf("encoding fake link: %v", err)
 	}
 	return append(b, attrs...)
+}
+
+// subscribe is a client's subscribe hook: the notifications of k.
+func (k *fakeKernel) subscribe(ctx context.Context) (<-chan received, func(), error) {
+	k.notify = make(chan received, 64)
+	return k.notify, func() { k.notify = nil }, nil
+}
+
+// notifyLink sends the notification of l to a subscribed Watch.
+func (k *fakeKernel) notifyLink(typ netlink.HeaderType, l *fakeLink) {
+	if k.notify == nil {
+		return
+	}
+	m := netlink.Message{Header: netlink.Header{Type: typ}, Data: encodeKernelLink(k.tb, l)}
+	k.notify <- received{msgs: []netlink.Message{m}}
+}
+
+// dumpAddrs answers an address dump: every address, or those of the
+// ifa_index the request names.
+func (k *fakeKernel) dumpAddrs(req netlink.Message) []netlink.Message {
+	var idx uint32
+	if len(req.Data) >= unix.SizeofIfAddrmsg {
+		idx = binary.NativeEndian.Uint32(req.Data[4:8])
+	}
+	var msgs []netlink.Message
+	for _, a := range k.addrs {
+		if idx != 0 && a.index != idx {
+			continue
+		}
+		b := make([]byte, unix.SizeofIfAddrmsg)
+		b[0] = unix.AF_INET
+		if a.p.Addr().Is6() {
+			b[0] = unix.AF_INET6
+		}
+		b[1] = byte(a.p.Bits())
+		binary.NativeEndian.PutUint32(b[4:], a.index)
+		b = nlwire.AppendAttr(b, unix.IFA_ADDRESS, a.p.Addr().AsSlice())
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: unix.RTM_NEWADDR, Flags: netlink.Multi, Sequence: req.Header.Sequence, PID: req.Header.PID},
+			Data:   b,
+		})
+	}
+	return append(msgs, netlink.Message{
+		Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi, Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data:   nlenc.Int32Bytes(0),
+	})
 }
 
 func (k *fakeKernel) ack(req netlink.Message) []netlink.Message {

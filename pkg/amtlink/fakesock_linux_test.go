@@ -4,7 +4,6 @@ package amtlink
 
 import (
 	"errors"
-	"testing"
 
 	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/mdlayher/netlink"
@@ -19,7 +18,7 @@ import (
 // tests run exactly the code that reads a real socket (exchange), chunked
 // answers included.
 type fakeSock struct {
-	tb    testing.TB
+	tb    tb
 	serve func([]netlink.Message) ([]netlink.Message, error)
 	pid   uint32
 	queue []datagram
@@ -33,6 +32,15 @@ type fakeSock struct {
 	closed bool
 }
 
+// tb is what the fakes need of a testing.TB; the Examples, which have
+// none, give them one that panics (exampleTB).
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 type datagram struct {
 	b   []byte
 	err error
@@ -42,7 +50,7 @@ type datagram struct {
 const fakePID = 4242
 
 // testClient returns a client whose socket is served by serve.
-func testClient(tb testing.TB, serve func([]netlink.Message) ([]netlink.Message, error)) (*client, *fakeSock) {
+func testClient(tb tb, serve func([]netlink.Message) ([]netlink.Message, error)) (*client, *fakeSock) {
 	fs := &fakeSock{tb: tb, serve: serve, pid: fakePID, strict: true}
 	c := &client{s: fs, pid: fakePID}
 	tb.Cleanup(func() { c.Close() })

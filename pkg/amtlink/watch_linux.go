@@ -30,21 +30,39 @@ func (c *client) Watch(ctx context.Context, opt WatchOptions, fn func(Event) err
 		return &Error{Op: "watch", Err: &ifla.FieldError{Field: "interval", Value: opt.PollInterval.String(),
 			Reason: "negative", Fix: "use a positive duration such as 200ms, or 0 for the default"}}
 	}
-	mc, err := c.dialNotifications()
-	if err != nil {
-		return err
-	}
 	// Subscribed before the first listing, so no change falls between
 	// the two.
 	ctx, cancel := context.WithCancel(ctx)
-	ch := receiveAll(ctx, mc)
+	defer cancel()
+	subscribe := c.subscribe
+	if subscribe == nil {
+		subscribe = c.notifications
+	}
+	ch, stop, err := subscribe(ctx)
+	if err != nil {
+		return err
+	}
 	err = c.watchLoop(ctx, opt, ch, fn)
 	// Stop the reader and wait for it, so nothing outlives Watch.
 	cancel()
-	mc.Close()
-	for range ch {
-	}
+	stop()
 	return err
+}
+
+// notifications subscribes to the link notifications of the client's
+// namespace on a socket of their own, read until ctx is done. stop closes
+// the socket and waits for its reader.
+func (c *client) notifications(ctx context.Context) (<-chan received, func(), error) {
+	mc, err := c.dialNotifications()
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := receiveAll(ctx, mc)
+	return ch, func() {
+		mc.Close()
+		for range ch {
+		}
+	}, nil
 }
 
 // dialNotifications opens a second rtnetlink socket in the namespace of the
