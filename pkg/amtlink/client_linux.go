@@ -253,7 +253,9 @@ func (c *client) Get(name string) (*Link, error) {
 	return c.get("get", name)
 }
 
-func (c *client) get(op, name string) (*Link, error) {
+// getAMT checks name and looks the link up for op, refusing one that is
+// not an amt link (saying nothing was done when refuse is set).
+func (c *client) getAMT(op, name string, refuse bool) (*rawLink, error) {
 	if err := checkIfName("name", name); err != nil {
 		return nil, &Error{Op: op, Name: name, Err: err}
 	}
@@ -262,7 +264,15 @@ func (c *client) get(op, name string) (*Link, error) {
 		return nil, err
 	}
 	if !r.isAMT {
-		return nil, &Error{Op: op, Name: name, Err: &notAMTError{name: name, kind: r.kind()}}
+		return nil, &Error{Op: op, Name: name, Err: &notAMTError{name: name, kind: r.kind(), refuse: refuse}}
+	}
+	return r, nil
+}
+
+func (c *client) get(op, name string) (*Link, error) {
+	r, err := c.getAMT(op, name, false)
+	if err != nil {
+		return nil, err
 	}
 	l, err := r.link(&names{c: c, op: op})
 	if err != nil {
@@ -315,15 +325,9 @@ func (c *client) dumpAMT(op string, light bool) ([]*rawLink, error) {
 }
 
 func (c *client) Delete(name string) error {
-	if err := checkIfName("name", name); err != nil {
-		return &Error{Op: "delete", Name: name, Err: err}
-	}
-	r, err := c.getRaw("delete", name)
+	r, err := c.getAMT("delete", name, true)
 	if err != nil {
 		return err
-	}
-	if !r.isAMT {
-		return &Error{Op: "delete", Name: name, Err: &notAMTError{name: name, kind: r.kind(), refuse: true}}
 	}
 	err = c.exchange(linkRequest(unix.RTM_DELLINK, flagsChange, r.index, "", false), nil, ignoreReplies)
 	if err != nil {

@@ -10,12 +10,9 @@ func (c *client) Set(name string, ch Change) (*Link, error) {
 	if err := ch.validate(name); err != nil {
 		return nil, &Error{Op: op, Name: name, Err: err}
 	}
-	r, err := c.getRaw(op, name)
+	r, err := c.getAMT(op, name, false)
 	if err != nil {
 		return nil, err
-	}
-	if !r.isAMT {
-		return nil, &Error{Op: op, Name: name, Err: &notAMTError{name: name, kind: r.kind()}}
 	}
 	n := &names{c: c, op: op, cache: make(map[uint32]string, 2)}
 	if ch.IsZero() {
