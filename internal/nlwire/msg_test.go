@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 func skipBigEndian(tb testing.TB) {
@@ -22,13 +22,13 @@ func skipBigEndian(tb testing.TB) {
 func TestParseError(t *testing.T) {
 	skipBigEndian(t)
 	reqHdr := func(payload int) []byte {
-		h := make([]byte, unix.NLMSG_HDRLEN)
-		binary.NativeEndian.PutUint32(h, uint32(unix.NLMSG_HDRLEN+payload))
+		h := make([]byte, HeaderLen)
+		binary.NativeEndian.PutUint32(h, uint32(HeaderLen+payload))
 		return h
 	}
 	tlvs := []byte{
-		13, 0, unix.NLMSGERR_ATTR_MSG, 0, 'b', 'a', 'd', ' ', 'l', 'o', 'c', 'a', 0, 0, 0, 0,
-		8, 0, unix.NLMSGERR_ATTR_OFFS, 0, 36, 0, 0, 0,
+		13, 0, errAttrMsg, 0, 'b', 'a', 'd', ' ', 'l', 'o', 'c', 'a', 0, 0, 0, 0,
+		8, 0, errAttrOffs, 0, 36, 0, 0, 0,
 	}
 	errno := func(e int32) []byte { return binary.NativeEndian.AppendUint32(nil, uint32(e)) }
 	join := func(bs ...[]byte) []byte {
@@ -42,16 +42,16 @@ func TestParseError(t *testing.T) {
 		name  string
 		flags netlink.HeaderFlags
 		data  []byte
-		errno unix.Errno
+		errno syscall.Errno
 		msg   string
 		off   int
 	}{
 		{name: "ack", data: join(errno(0), reqHdr(0))},
-		{name: "plain error", data: join(errno(-int32(unix.EEXIST)), reqHdr(8), make([]byte, 8)), errno: unix.EEXIST},
-		{name: "extack with payload", flags: netlink.AcknowledgeTLVs, data: join(errno(-int32(unix.EINVAL)), reqHdr(8), make([]byte, 8), tlvs),
-			errno: unix.EINVAL, msg: "bad loca", off: 36},
-		{name: "extack capped", flags: netlink.AcknowledgeTLVs | netlink.Capped, data: join(errno(-int32(unix.ENODEV)), reqHdr(8), tlvs),
-			errno: unix.ENODEV, msg: "bad loca", off: 36},
+		{name: "plain error", data: join(errno(-int32(syscall.EEXIST)), reqHdr(8), make([]byte, 8)), errno: syscall.EEXIST},
+		{name: "extack with payload", flags: netlink.AcknowledgeTLVs, data: join(errno(-int32(syscall.EINVAL)), reqHdr(8), make([]byte, 8), tlvs),
+			errno: syscall.EINVAL, msg: "bad loca", off: 36},
+		{name: "extack capped", flags: netlink.AcknowledgeTLVs | netlink.Capped, data: join(errno(-int32(syscall.ENODEV)), reqHdr(8), tlvs),
+			errno: syscall.ENODEV, msg: "bad loca", off: 36},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := ParseError(uint16(tc.flags), tc.data)
@@ -70,14 +70,14 @@ func TestParseError(t *testing.T) {
 func TestNext(t *testing.T) {
 	// A message of 19 bytes, padded to 20, then one of 20.
 	one := []byte{19, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0}
-	two := []byte{20, 0, 0, 0, unix.NLMSG_ERROR, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	two := []byte{20, 0, 0, 0, TypeError, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	b := append(append([]byte(nil), one...), two...)
 	h, data, rest, err := Next(b)
 	if err != nil || h.Type != 16 || h.Seq != 5 || !bytes.Equal(data, []byte{1, 2, 3}) || len(rest) != len(two) {
 		t.Fatalf("first = %+v, %d bytes left, %v", h, len(rest), err)
 	}
 	h, _, rest, err = Next(rest)
-	if err != nil || h.Type != unix.NLMSG_ERROR || len(rest) != 0 {
+	if err != nil || h.Type != TypeError || len(rest) != 0 {
 		t.Fatalf("second = %+v, %d bytes left, %v", h, len(rest), err)
 	}
 	for _, bad := range [][]byte{b[:10], {15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
