@@ -37,7 +37,6 @@ type AttrIter struct {
 	data  []byte
 	err   error
 	done  bool
-	first bool
 }
 
 // Attrs returns an iterator over the attribute stream b.

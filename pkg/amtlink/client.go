@@ -1,16 +1,9 @@
 package amtlink
 
 import (
-	"fmt"
-	"runtime"
-
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
 )
-
-// errUnsupported is returned by every operation on platforms other than
-// Linux.
-var errUnsupported = fmt.Errorf("amtlink: this library is not supported on %s/%s", runtime.GOOS, runtime.GOARCH)
 
 // A Client creates, reads and deletes AMT links in one network namespace
 // over one rtnetlink socket. It is safe for concurrent use; Create's steps

@@ -2,6 +2,15 @@
 
 package amtlink
 
+import (
+	"fmt"
+	"runtime"
+)
+
+// errUnsupported is returned by every operation on platforms other than
+// Linux.
+var errUnsupported = fmt.Errorf("amtlink: this library is not supported on %s/%s", runtime.GOOS, runtime.GOARCH)
+
 // client is the stub used on platforms without rtnetlink.
 type client struct{}
 
