@@ -32,11 +32,11 @@ func Align(n int) int { return (n + 3) &^ 3 }
 //
 // Data aliases the stream; nothing is copied or allocated.
 type AttrIter struct {
-	b     []byte
-	typ   uint16
-	data  []byte
-	err   error
-	done  bool
+	b    []byte
+	typ  uint16
+	data []byte
+	err  error
+	done bool
 }
 
 // Attrs returns an iterator over the attribute stream b.
