@@ -122,43 +122,40 @@ func kernelError(op, name string, err error) error {
 // getRaw looks a link up by name with one RTM_GETLINK request (ifindex 0,
 // IFLA_IFNAME), which the kernel answers with that link only.
 func (c *client) getRaw(op, name string) (*rawLink, error) {
-	var r *rawLink
-	err := c.exchange(linkRequest(unix.RTM_GETLINK, flagsGet, 0, name, false), nil, func(m reply) error {
-		if m.typ != unix.RTM_NEWLINK {
-			return nil
-		}
-		var err error
-		r, err = decodeLink(m.data)
-		return err
-	})
-	if err != nil {
-		return nil, notFound(c.opError(op, name, err), "link", name)
-	}
-	if r == nil {
-		return nil, &Error{Op: op, Name: name, Err: errors.New("amtlink: kernel answered a lookup without a link")}
-	}
-	return r, nil
+	r, err := lookupOne(c, op, name, linkRequest(unix.RTM_GETLINK, flagsGet, 0, name, false), decodeLink)
+	return r, notFound(err, "link", name)
 }
 
 // lookup finds one device by index (when index is not 0) or by name, with
 // a light request, and returns it. Errors are *Error for op.
 func (c *client) lookup(op, errName string, index uint32, name string) (*Device, error) {
-	var d *Device
-	err := c.exchange(linkRequest(unix.RTM_GETLINK, flagsGet, index, name, true), nil, func(m reply) error {
+	d, err := lookupOne(c, op, errName, linkRequest(unix.RTM_GETLINK, flagsGet, index, name, true), decodeDevice)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// lookupOne sends the lookup req and decodes the link it is answered with.
+func lookupOne[T any](c *client, op, name string, req []byte, decode func([]byte) (T, error)) (T, error) {
+	var got T
+	found := false
+	err := c.exchange(req, nil, func(m reply) error {
 		if m.typ != unix.RTM_NEWLINK {
 			return nil
 		}
-		dd, err := decodeDevice(m.data)
-		d = &dd
+		var err error
+		got, err = decode(m.data)
+		found = err == nil
 		return err
 	})
-	if err != nil {
-		return nil, c.opError(op, errName, err)
+	switch {
+	case err != nil:
+		return got, c.opError(op, name, err)
+	case !found:
+		return got, &Error{Op: op, Name: name, Err: errors.New("amtlink: kernel answered a lookup without a link")}
 	}
-	if d == nil {
-		return nil, &Error{Op: op, Name: errName, Err: errors.New("amtlink: kernel answered a lookup without a link")}
-	}
-	return d, nil
+	return got, nil
 }
 
 // opError turns an error of exchange into an *Error for op and name: the
