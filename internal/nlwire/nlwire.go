@@ -176,7 +176,6 @@ func EndNested(b []byte, start int) error {
 	return nil
 }
 
-
 // HeaderLen is the size of struct nlmsghdr.
 const HeaderLen = 16
 
