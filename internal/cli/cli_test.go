@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -221,7 +221,7 @@ func TestShowJSONKeysAndTypes(t *testing.T) {
 }
 
 func TestFlagNames(t *testing.T) {
-	if diff := cmp.Diff([]string{"LOOPBACK", "UP", "LOWER_UP", "80000000"}, flagNames(unix.IFF_LOOPBACK|unix.IFF_UP|unix.IFF_RUNNING|unix.IFF_LOWER_UP|0x80000000)); diff != "" {
+	if diff := cmp.Diff([]string{"LOOPBACK", "UP", "LOWER_UP", "80000000"}, flagNames(iffLoopback|iffUp|iffRunning|iffLowerUp|0x80000000)); diff != "" {
 		t.Error(diff)
 	}
 	if got := flagNames(0); got == nil || len(got) != 0 {
@@ -424,13 +424,13 @@ var badInputs = []badInput{
 		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: amtlink.ErrNoDriver}
 	}, code: 1, want: []string{"no AMT driver", "modprobe amt"}},
 	{name: "permission denied", args: relay(), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EPERM}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: syscall.EPERM}
 	}, code: 1, want: []string{"permission denied", "CAP_NET_ADMIN"}},
 	{name: "port in use", args: relay("up"), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EADDRINUSE}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: syscall.EADDRINUSE}
 	}, code: 1, want: []string{"UDP port 2268 is already in use", "relay_port N"}},
 	{name: "kernel extack", args: relay(), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Message: "Invalid stream device type", Err: unix.EINVAL}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Message: "Invalid stream device type", Err: syscall.EINVAL}
 	}, code: 1, want: []string{"create amtr: kernel: Invalid stream device type"}},
 	{name: "no such namespace", args: append([]string{"-n", "nope"}, relay()...), setup: func(f *fake) {
 		f.openErr = fmt.Errorf(`network namespace "nope" not found (ip netns add nope?): %w`, os.ErrNotExist)
@@ -441,7 +441,7 @@ var badInputs = []badInput{
 		f.deleteErr = &amtlink.Error{Op: "delete", Name: "eth0", Err: amtlink.ErrNotAMT}
 	}, code: 1, want: []string{"eth0 is not an amt link"}},
 	{name: "list fails", args: words("show"), setup: func(f *fake) {
-		f.listErr = &amtlink.Error{Op: "list", Err: unix.EPERM}
+		f.listErr = &amtlink.Error{Op: "list", Err: syscall.EPERM}
 	}, code: 1, want: []string{"list: permission denied", "CAP_NET_ADMIN"}},
 }
 

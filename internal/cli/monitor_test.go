@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 )
 
 // watchFake is the fake Backend plus Watch: it replays events, then either
@@ -81,7 +79,7 @@ func sampleEvents() []amtlink.Event {
 	relay, gw, gw2 := links[0], links[1], links[2]
 	at := time.Date(2026, 11, 25, 4, 5, 6, 789000000, time.UTC)
 	up := gw
-	up.Flags |= unix.IFF_UP
+	up.Flags |= iffUp
 	a := netip.MustParseAddr
 	return []amtlink.Event{
 		{Type: amtlink.EventCreated, Link: gw, Time: at},
@@ -170,31 +168,6 @@ func TestMonitorJSON(t *testing.T) {
 	}
 }
 
-// TestMonitorSignals: SIGINT and SIGTERM end monitor with exit status 0.
-func TestMonitorSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			w := &watchFake{fake: newFake(), events: sampleEvents()[:1], block: true}
-			old := monitorReady
-			t.Cleanup(func() { monitorReady = old })
-			// monitor is listening for the signals by the time Watch
-			// is ready.
-			monitorReady = func() {
-				if err := syscall.Kill(os.Getpid(), sig); err != nil {
-					t.Errorf("kill: %v", err)
-				}
-			}
-			code, out, errOut := runWatch(t, w, "monitor")
-			if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) || out != "created amtg gateway local 10.0.0.2 dev veth-g\n" {
-				t.Errorf("code %d stdout %q stderr %q; want 0, the event, no error", code, out, errOut)
-			}
-			if !w.stopped {
-				t.Errorf("Watch was not stopped through its context")
-			}
-		})
-	}
-}
-
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
@@ -211,8 +184,8 @@ func TestMonitorErrors(t *testing.T) {
 		{"interval negative", words("monitor --interval -1s"), nil, 2, []string{"--interval -1s: too short"}},
 		{"interval not a duration", words("monitor --interval fast"), nil, 2, []string{`invalid argument "fast" for "--interval"`}},
 		{"arguments", words("monitor amtg"), nil, 2, []string{`monitor takes no arguments, got "amtg"`}},
-		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EPERM}, 1, []string{"watch: permission denied: needs root or CAP_NET_ADMIN"}},
-		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EBADF}, 1, []string{"watch: bad file descriptor"}},
+		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: syscall.EPERM}, 1, []string{"watch: permission denied: needs root or CAP_NET_ADMIN"}},
+		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: syscall.EBADF}, 1, []string{"watch: bad file descriptor"}},
 		{"other failure", words("monitor"), errors.New("boom"), 1, []string{"monitor: boom"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

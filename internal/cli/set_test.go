@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/sys/unix"
 )
 
 func TestSet(t *testing.T) {
@@ -63,7 +63,7 @@ func TestSetAppliesAndPrintsJSON(t *testing.T) {
 		t.Errorf("namespaces opened (-want +got):\n%s", diff)
 	}
 	l := f.links[1]
-	if l.Flags&unix.IFF_UP == 0 || l.MTU != 1300 || l.Master != "br0" {
+	if l.Flags&iffUp == 0 || l.MTU != 1300 || l.Master != "br0" {
 		t.Errorf("fake link after set: %+v", l)
 	}
 }
@@ -132,13 +132,13 @@ func TestSetKernelErrors(t *testing.T) {
 	}{
 		{"not amt", words("set eth0 up"), &amtlink.Error{Op: "set", Name: "eth0", Err: amtlink.ErrNotAMT},
 			"set eth0: eth0 is not an amt link; amtctl set changes amt links only (use ip link set for others)"},
-		{"permission", words("set amtg up"), &amtlink.Error{Op: "set", Name: "amtg", Err: unix.EPERM},
+		{"permission", words("set amtg up"), &amtlink.Error{Op: "set", Name: "amtg", Err: syscall.EPERM},
 			"set amtg: permission denied; run as root or with CAP_NET_ADMIN"},
-		{"missing master", words("set amtg master br9"), &amtlink.Error{Op: "set", Name: "amtg", Err: unix.ENODEV},
+		{"missing master", words("set amtg master br9"), &amtlink.Error{Op: "set", Name: "amtg", Err: syscall.ENODEV},
 			`set amtg: link "amtg" or master "br9" not found in this network namespace`},
 		{"master takes no ports", words("set amtg master eth0"), &amtlink.Error{Op: "set", Name: "amtg", Err: amtlink.ErrNotSupported},
 			`set amtg: master "eth0" cannot take ports`},
-		{"kernel extack", words("set amtg mtu 9000"), &amtlink.Error{Op: "set", Name: "amtg", Message: "mtu greater than device maximum", Err: unix.EINVAL},
+		{"kernel extack", words("set amtg mtu 9000"), &amtlink.Error{Op: "set", Name: "amtg", Message: "mtu greater than device maximum", Err: syscall.EINVAL},
 			"set amtg: kernel: mtu greater than device maximum (invalid argument)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
