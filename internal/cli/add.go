@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
-	"unicode"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -21,6 +19,12 @@ type keyword struct {
 	// value describes the value for "needs a value" errors; "" means the
 	// keyword takes no value.
 	value string
+	// need describes a required keyword that is missing, when that says
+	// more than value; which keywords are required is the library's
+	// (amtlink.Spec.Missing).
+	need string
+	// onlyFor names the mode that requires the keyword, if only one does.
+	onlyFor string
 	// set stores v into s. It only maps; values are parsed by pkg/ifla.
 	set func(s *amtlink.Spec, v string) error
 }
@@ -30,6 +34,9 @@ const (
 	valuePort = "a UDP port from 1 to 65535, such as 2268"
 )
 
+// valueMTU describes an MTU, with the library's bounds.
+var valueMTU = fmt.Sprintf("a number from %d to %d", amtlink.MinMTU, amtlink.MaxMTU)
+
 // addKeywords is the add grammar, in the order help and errors list it:
 // iproute2's amt words, then the generic link words amtctl also accepts.
 var addKeywords = []keyword{
@@ -38,17 +45,17 @@ var addKeywords = []keyword{
 		s.AMT.Mode = &m
 		return err
 	}},
-	{name: "local", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
+	{name: "local", value: valueAddr, need: "this host's IPv4 address the tunnel uses, such as 192.0.2.1", set: func(s *amtlink.Spec, v string) (err error) {
 		s.AMT.Local, err = ifla.ParseAddr("local", v)
 		return err
 	}},
-	{name: "discovery", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
+	{name: "discovery", value: valueAddr, need: "the relay's IPv4 address, such as 192.0.2.1", onlyFor: "gateway", set: func(s *amtlink.Spec, v string) (err error) {
 		s.AMT.Discovery, err = ifla.ParseAddr("discovery", v)
 		return err
 	}},
 	{name: "dev", value: "the device the tunnel runs over, such as eth0", set: func(s *amtlink.Spec, v string) error {
 		s.Dev = v
-		return checkDevName("dev", v)
+		return amtlink.CheckName("dev", v)
 	}},
 	{name: "relay_port", value: valuePort, set: func(s *amtlink.Spec, v string) error {
 		p, err := ifla.ParsePort("relay_port", v)
@@ -67,10 +74,10 @@ var addKeywords = []keyword{
 	}},
 	{name: "master", value: "a bridge or VRF device name such as br0", set: func(s *amtlink.Spec, v string) error {
 		s.Master = v
-		return checkDevName("master", v)
+		return amtlink.CheckName("master", v)
 	}},
-	{name: "mtu", value: "a number from 68 to 65535, such as 1500", set: func(s *amtlink.Spec, v string) (err error) {
-		s.MTU, err = parseMTU(v)
+	{name: "mtu", value: valueMTU + ", such as 1500", set: func(s *amtlink.Spec, v string) (err error) {
+		s.MTU, err = amtlink.ParseMTU(v)
 		return err
 	}},
 	{name: "up", set: func(s *amtlink.Spec, _ string) error {
@@ -165,84 +172,45 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 	return s, checkSpec(s)
 }
 
-// checkSpec reports the first required keyword that is missing, then lets
-// pkg/ifla validate the AMT attributes as the kernel will see them.
+// checkSpec reports the first required keyword that is missing
+// (amtlink.Spec.Missing), then lets amtlink validate the rest as Create
+// will.
 func checkSpec(s amtlink.Spec) error {
-	switch {
-	case s.AMT.Mode == nil:
-		return usagef(`add needs "mode": gateway or relay; usage: %s`, addUsage)
-	case !s.AMT.Local.IsValid():
-		return usagef(`add needs "local": this host's IPv4 address the tunnel uses, such as 192.0.2.1`)
-	case s.Dev == "" && s.AMT.Link == nil:
-		return usagef(`add needs "dev": the device the tunnel runs over, such as eth0`)
-	case *s.AMT.Mode == ifla.ModeGateway && !s.AMT.Discovery.IsValid():
-		return usagef(`gateway mode needs "discovery": the relay's IPv4 address, such as 192.0.2.1`)
+	if m := s.Missing(); len(m) > 0 {
+		need, onlyFor := needOf(m[0])
+		if onlyFor != "" {
+			return usagef("%s mode needs %q: %s", onlyFor, m[0], need)
+		}
+		return usagef("add needs %q: %s; usage: %s", m[0], need, addUsage)
 	}
-	a := s.AMT
-	if a.Link == nil {
-		// The device is resolved to an index by amtlink, in the target
-		// namespace; any index will do for checking the other values.
-		a.Link = ifla.Ptr(uint32(1))
+	return s.Validate()
+}
+
+// needOf describes the required keyword key for the messages that say it
+// is missing, and names the only mode that requires it, if any.
+func needOf(key string) (need, onlyFor string) {
+	k := lookupKeyword(key)
+	if k == nil {
+		return fileValueHelp(key), ""
 	}
-	return a.Validate()
+	if k.need != "" {
+		return k.need, k.onlyFor
+	}
+	return k.value, k.onlyFor
 }
 
 func isHelp(w string) bool { return w == "help" || w == "-h" || w == "--help" }
 
-// checkLinkName applies the kernel's dev_valid_name rules.
+// checkLinkName applies the kernel's dev_valid_name rules, and refuses a
+// keyword in place of the name.
 func checkLinkName(name string) error {
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return err
 	}
 	if lookupKeyword(name) != nil || name == "remote" {
 		return &ifla.FieldError{Field: "name", Value: name, Reason: "is an add keyword, so the link name is missing", Fix: "give the name first: " + addUsage}
 	}
 	return nil
-}
-
-// checkDevName checks a device name the way the kernel's dev_valid_name
-// does, so that the error names the field instead of coming back as EINVAL.
-func checkDevName(field, name string) error {
-	fe := func(reason, fix string) error {
-		return &ifla.FieldError{Field: field, Value: name, Reason: reason, Fix: fix}
-	}
-	switch {
-	case name == "":
-		return fe("empty", "give a device name such as amt0")
-	case len(name) > 15:
-		return fe(fmt.Sprintf("%d bytes long, but Linux device names have at most 15", len(name)), "use a shorter name")
-	case name == "." || name == "..":
-		return fe("not a valid device name", "use a name such as amt0")
-	}
-	for _, r := range name {
-		var what string
-		switch {
-		case r == '/':
-			what = `"/"`
-		case r == ':':
-			what = `":" (reserved for address labels)`
-		case r == '%':
-			what = `"%" (a template: the kernel would pick the name)`
-		case unicode.IsSpace(r):
-			what = "white space"
-		case unicode.IsControl(r):
-			what = "a control character"
-		default:
-			continue
-		}
-		return fe("contains "+what, "use letters, digits, '-', '_' or '.', such as amt0")
-	}
-	return nil
-}
-
-// parseMTU parses the generic link word "mtu"; pkg/ifla owns only the AMT
-// attributes. The AMT device accepts 68 (ETH_MIN_MTU) to 65535.
-func parseMTU(v string) (uint32, error) {
-	n, err := strconv.ParseUint(v, 10, 32)
-	if err != nil || n < 68 || n > 65535 {
-		return 0, &ifla.FieldError{Field: "mtu", Value: v, Reason: "not an MTU from 68 to 65535", Fix: "use a number such as 1500, or leave mtu out for the kernel's default"}
-	}
-	return uint32(n), nil
 }
 
 func newAddCommand(o *options) *cobra.Command {

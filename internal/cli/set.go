@@ -40,7 +40,7 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 	if isHelp(name) {
 		return "", ch, errHelpKeyword
 	}
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return "", ch, err
 	}
 	if isSetWord(name) || amtOnlyWords[name] {
@@ -90,21 +90,21 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 		case "mtu", "master":
 			if i+1 >= len(args) {
 				if w == "mtu" {
-					return "", ch, usagef(`"mtu" needs a value: a number from 68 to 65535, such as 1400`)
+					return "", ch, usagef(`"mtu" needs a value: %s, such as 1400`, valueMTU)
 				}
 				return "", ch, usagef(`"master" needs a value: a bridge or VRF device name such as br0 (or use "nomaster" to detach)`)
 			}
 			i++
 			v := args[i]
 			if w == "mtu" {
-				n, err := parseMTU(v)
+				n, err := amtlink.ParseMTU(v)
 				if err != nil {
 					return "", ch, err
 				}
 				ch.MTU = &n
 				continue
 			}
-			if err := checkDevName("master", v); err != nil {
+			if err := amtlink.CheckName("master", v); err != nil {
 				return "", ch, err
 			}
 			if v == name {

@@ -42,7 +42,7 @@ gateway has discovered its relay, exactly as with iproute2.`,
 		ValidArgsFunction: o.completeLinkNames,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				if err := checkDevName("name", args[0]); err != nil {
+				if err := amtlink.CheckName("name", args[0]); err != nil {
 					return err
 				}
 			}
@@ -176,7 +176,7 @@ func newDelCommand(o *options) *cobra.Command {
 
 // runDel deletes the AMT link name.
 func (o *options) runDel(name string) error {
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return err
 	}
 	b, err := o.backend()
