@@ -285,13 +285,12 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 }
 
 // warnings are advisory: the lower device is down, or local is not one of
-// its addresses. They need an Inspector; without one there are none.
+// its addresses. A backend that cannot say gives none.
 func warnings(b Backend, s amtlink.Spec) []string {
-	in, ok := b.(Inspector)
-	if !ok || s.Dev == "" {
+	if s.Dev == "" {
 		return nil
 	}
-	dev, err := in.Interface(s.Dev)
+	dev, err := b.Interface(s.Dev)
 	if err != nil || dev == nil {
 		return nil // Create reports a missing device as an error
 	}

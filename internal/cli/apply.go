@@ -14,12 +14,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// linkSetter is implemented by a Backend that can change a link's generic
-// attributes in place (*amtlink.Client's Set).
-type linkSetter interface {
-	Set(name string, ch amtlink.Change) (*amtlink.Link, error)
-}
-
 // maxProblems is how many problems of an invalid file are printed.
 const maxProblems = 5
 
@@ -257,11 +251,7 @@ func (a action) do(b Backend) error {
 			return applyErr("create", a, err)
 		}
 	case actSet:
-		s, ok := b.(linkSetter)
-		if !ok {
-			return runErrf("set %s%s: this backend cannot change links in place", a.name, nsSuffix(a.shown))
-		}
-		if _, err := s.Set(a.name, a.ch); err != nil {
+		if _, err := b.Set(a.name, a.ch); err != nil {
 			return applyErr("set", a, err)
 		}
 	case actReplace:

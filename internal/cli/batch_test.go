@@ -296,3 +296,30 @@ func FuzzSplitBatchLine(f *testing.F) {
 		}
 	})
 }
+
+// TestBatchMonitor: monitor runs in a batch as on the command line; the
+// shared backend passes Watch through like every other method.
+func TestBatchMonitor(t *testing.T) {
+	w := &watchFake{fake: newFake(), events: sampleEvents()[:2]}
+	code, out, errOut := runWith(t, w.open, "monitor\n", "-batch", "-")
+	if code != 0 || out != "created amtg gateway local 10.0.0.2 dev veth-g\ncreated amtr relay local 10.0.0.1 dev veth-r\n" {
+		t.Errorf("code %d stdout %q stderr %q; want 0 and the two events", code, out, errOut)
+	}
+}
+
+// TestBatchRefuses: the commands that make no sense in a batch are refused
+// with one line naming them, and the batch goes on with -force.
+func TestBatchRefuses(t *testing.T) {
+	for _, line := range []string{"completion bash", "-n gw completion zsh", "__complete add ''", "-j -batch other.txt"} {
+		f := newFake()
+		code, out, errOut := runWith(t, multiFake{"": f, "gw": newFake()}.open, line+"\nadd amtr mode relay local 10.0.0.1 dev eth0\n", "-force", "-batch", "-")
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != ExitError || out != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "amtctl: line 1: ") ||
+			!(strings.Contains(lines[0], "cannot run in a batch") || strings.Contains(lines[0], "-batch inside a batch file")) {
+			t.Errorf("line %q: code %d stdout %q stderr %q; want 1 and one line refusing it", line, code, out, errOut)
+		}
+		if f.find("amtr") < 0 {
+			t.Errorf("line %q: the next line did not run", line)
+		}
+	}
+}

@@ -89,19 +89,15 @@ func (o *options) completeLinkNames(_ *cobra.Command, args []string, toComplete 
 	return filterPrefix(names, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
-// deviceNames lists the devices of the namespace when the backend can
-// (see Inspector).
+// deviceNames lists the devices of the namespace, or none when the backend
+// cannot.
 func (o *options) deviceNames() []string {
 	b, err := o.open(o.netns)
 	if err != nil {
 		return nil
 	}
 	defer b.Close()
-	in, ok := b.(Inspector)
-	if !ok {
-		return nil
-	}
-	ifs, err := in.Interfaces()
+	ifs, err := b.Interfaces()
 	if err != nil {
 		return nil
 	}

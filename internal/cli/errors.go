@@ -15,8 +15,6 @@ const (
 	ExitUsage = 2 // bad command line; nothing was sent to the kernel
 )
 
-var errNoInspect = errors.New("amtctl: device listing is only available in the current network namespace")
-
 // usageError is a bad command line: exit status 2, nothing sent.
 type usageError struct{ msg string }
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"syscall"
@@ -12,7 +14,8 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 )
 
-// fake is an in-memory Backend and Inspector. It records every call.
+// fake is an in-memory Backend. It records every call. It cannot watch
+// (see watchFake).
 type fake struct {
 	links []amtlink.Link
 	ifs   []Interface
@@ -41,6 +44,11 @@ func (f *fake) open(netns string) (Backend, error) {
 func (f *fake) Close() error { f.closed++; return nil }
 
 func (f *fake) Interfaces() ([]Interface, error) { return f.ifs, nil }
+
+// Watch fails: watchFake (monitor_test.go) is the fake that reports events.
+func (f *fake) Watch(context.Context, amtlink.WatchOptions, func(amtlink.Event) error) error {
+	return errors.New("fake: this backend cannot report link events")
+}
 
 func (f *fake) Interface(name string) (*Interface, error) {
 	f.lookups = append(f.lookups, name)

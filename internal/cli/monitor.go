@@ -17,12 +17,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// linkWatcher is implemented by a Backend that can report link events
-// (*amtlink.Client's Watch).
-type linkWatcher interface {
-	Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error
-}
-
 // minInterval is the shortest --interval accepted: polling faster only
 // loads the kernel.
 const minInterval = 10 * time.Millisecond
@@ -93,10 +87,6 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 		return err
 	}
 	defer b.Close()
-	w, ok := b.(linkWatcher)
-	if !ok {
-		return runErrf("monitor: this backend cannot report link events")
-	}
 	out := c.OutOrStdout()
 	where := "this network namespace"
 	if o.netns != "" {
@@ -110,7 +100,7 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 			monitorReady()
 		}
 	}}
-	err = w.Watch(ctx, opt, func(e amtlink.Event) error {
+	err = b.Watch(ctx, opt, func(e amtlink.Event) error {
 		var err error
 		if o.json {
 			err = writeEventJSON(out, e)

@@ -184,11 +184,7 @@ func (o *options) runSet(c *cobra.Command, name string, ch amtlink.Change) error
 		return err
 	}
 	defer b.Close()
-	st, ok := b.(linkSetter)
-	if !ok {
-		return runErrf("set %s: this backend cannot change links in place", name)
-	}
-	l, err := st.Set(name, ch)
+	l, err := b.Set(name, ch)
 	if err != nil {
 		return setError(name, ch, o.netns, err)
 	}
