@@ -175,7 +175,7 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 	var tree *cobra.Command
 	lineTree := func() *cobra.Command {
 		if tree == nil {
-			tree = NewRootCommand(cache.get)
+			tree = newRootCommand(cache.get, o.hooks)
 		}
 		return tree
 	}
@@ -229,9 +229,6 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 	return nil
 }
 
-// batchQuick enables quickLine; tests turn it off to compare the two paths.
-var batchQuick = true
-
 // quickLine runs a batch line of the form "add NAME ..." or "del NAME" (no
 // flags, no help) with the parser and run function the add and del
 // commands use, and the batch's global flags in o, without the command
@@ -240,7 +237,7 @@ var batchQuick = true
 // nothing, for any other line, which then goes through the tree.
 // TestBatchQuickLineSameAsTree runs lines both ways.
 func (o *options) quickLine(c *cobra.Command, words []string) (bool, error) {
-	if !batchQuick || len(words) < 2 || strings.HasPrefix(words[1], "-") {
+	if o.noQuick || len(words) < 2 || strings.HasPrefix(words[1], "-") {
 		return false, nil
 	}
 	switch words[0] {

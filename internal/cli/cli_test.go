@@ -22,6 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 func TestAddRelay(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, errOut := run(t, f, "add", "amtr", "mode", "relay", "local", "10.0.0.1", "dev", "eth0",
 		"relay_port", "2270", "gateway_port", "2271", "max_tunnels", "64", "mtu", "1400", "master", "br0", "up")
@@ -47,6 +48,7 @@ func TestAddRelay(t *testing.T) {
 }
 
 func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	// An "ip link add" line pastes unchanged, "type amt" included.
 	code, _, errOut := run(t, f, "-n", "gw", "add", "amtg", "type", "amt", "mode", "gateway", "local", "10.0.0.2",
@@ -66,6 +68,7 @@ func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
 }
 
 func TestAddJSONPrintsCreatedLink(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, _ := run(t, f, "-j", "add", "amtr", "mode", "relay", "local", "10.0.0.1", "dev", "eth0")
 	if code != 0 {
@@ -81,6 +84,7 @@ func TestAddJSONPrintsCreatedLink(t *testing.T) {
 }
 
 func TestAddWarnings(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, errOut := run(t, f, "add", "amtr", "mode", "relay", "local", "10.0.0.9", "dev", "veth0")
 	if code != 0 || out != "" {
@@ -101,6 +105,7 @@ func TestAddWarnings(t *testing.T) {
 }
 
 func TestAddHelp(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"add", "--help"}, {"add", "amtr", "mode", "relay", "help"}, {"add", "help"}} {
 		f := newFake()
 		code, out, errOut := run(t, f, args...)
@@ -114,6 +119,7 @@ func TestAddHelp(t *testing.T) {
 }
 
 func TestShowTableGolden(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	for _, args := range [][]string{{"show"}, {"list"}, {"ls"}} {
@@ -126,6 +132,7 @@ func TestShowTableGolden(t *testing.T) {
 }
 
 func TestShowEmptyIsHeaderOnly(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, newFake(), "show")
 	if code != 0 || errOut != "" {
 		t.Fatalf("code %d stderr %q", code, errOut)
@@ -140,6 +147,7 @@ func TestShowEmptyIsHeaderOnly(t *testing.T) {
 }
 
 func TestShowJSONGolden(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	_, out, _ := run(t, f, "show", "-j")
@@ -153,6 +161,7 @@ func TestShowJSONGolden(t *testing.T) {
 // TestShowJSONKeysAndTypes checks the contract with iproute2's amt_print_opt:
 // which keys exist, and which are JSON strings and which numbers.
 func TestShowJSONKeysAndTypes(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	_, out, _ := run(t, f, "show", "-j")
@@ -221,6 +230,7 @@ func TestShowJSONKeysAndTypes(t *testing.T) {
 }
 
 func TestFlagNames(t *testing.T) {
+	t.Parallel()
 	if diff := cmp.Diff([]string{"LOOPBACK", "UP", "LOWER_UP", "80000000"}, flagNames(iffLoopback|iffUp|iffRunning|iffLowerUp|0x80000000)); diff != "" {
 		t.Error(diff)
 	}
@@ -230,6 +240,7 @@ func TestFlagNames(t *testing.T) {
 }
 
 func TestShowOneAndDelete(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	code, out, _ := run(t, f, "show", "amtr")
@@ -254,6 +265,7 @@ func TestShowOneAndDelete(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	code, out, _ := run(t, newFake(), "version")
 	if code != 0 || !strings.HasPrefix(out, "amtctl ") {
 		t.Errorf("version: code %d %q", code, out)
@@ -270,15 +282,13 @@ func TestVersion(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, n := range []string{"gw", "relay"} {
 		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old := netnsDir
-	netnsDir = dir
-	t.Cleanup(func() { netnsDir = old })
 
 	for _, tc := range []struct {
 		args []string
@@ -299,7 +309,7 @@ func TestCompletion(t *testing.T) {
 	} {
 		f := newFake()
 		f.links = sampleLinks()
-		code, out, errOut := run(t, f, append([]string{"__complete"}, tc.args...)...)
+		code, out, errOut := runHooked(t, f, hooks{netnsDir: dir}, append([]string{"__complete"}, tc.args...)...)
 		if code != 0 {
 			t.Errorf("complete %q: code %d stderr %q", tc.args, code, errOut)
 			continue
@@ -446,11 +456,13 @@ var badInputs = []badInput{
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	if len(badInputs) < 40 {
 		t.Fatalf("only %d bad-input cases", len(badInputs))
 	}
 	for _, tc := range badInputs {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			if tc.setup != nil {
 				tc.setup(f)
@@ -491,6 +503,7 @@ func checkOneLine(t *testing.T, stderr string, want []string) {
 }
 
 func TestExitCodeOfWrappedErrors(t *testing.T) {
+	t.Parallel()
 	fe := &ifla.FieldError{Field: "local", Reason: "x"}
 	for _, tc := range []struct {
 		err  error

@@ -8,12 +8,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// netnsDir is where "ip netns add" bind-mounts named namespaces.
-var netnsDir = "/run/netns"
-
 // completeNetNS completes -n with the names in /run/netns.
-func completeNetNS(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	ents, err := os.ReadDir(netnsDir)
+func (o *options) completeNetNS(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	dir := o.netnsDir
+	if dir == "" {
+		dir = "/run/netns"
+	}
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

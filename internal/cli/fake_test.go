@@ -176,8 +176,14 @@ func newFake() *fake {
 // run drives the real command tree against f.
 func run(t *testing.T, f *fake, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runHooked(t, f, hooks{}, args...)
+}
+
+// runHooked is run with test hooks.
+func runHooked(t *testing.T, f *fake, h hooks, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = Execute(NewRootCommand(f.open), args, &out, &errb)
+	code = Execute(newRootCommand(f.open, h), args, &out, &errb)
 	if f.closed != countOpened(f) {
 		t.Errorf("amtctl %q: backend opened %d times, closed %d times", args, countOpened(f), f.closed)
 	}

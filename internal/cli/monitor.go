@@ -21,10 +21,6 @@ import (
 // loads the kernel.
 const minInterval = 10 * time.Millisecond
 
-// monitorReady, when not nil, is called once monitor watches; tests use it
-// to start changing links only then.
-var monitorReady func()
-
 const monitorLong = `Print one line per event on the AMT links of the namespace, until
 interrupted (Ctrl-C, SIGINT or SIGTERM end it with exit status 0):
 
@@ -96,8 +92,8 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 		// Like tcpdump's "listening on": on stderr, so stdout stays
 		// events only, and a script can wait for it before it acts.
 		fmt.Fprintf(c.ErrOrStderr(), "amtctl: monitoring amt links in %s (gateways' relay polled every %s); stop with Ctrl-C\n", where, interval)
-		if monitorReady != nil {
-			monitorReady()
+		if o.monitorReady != nil {
+			o.monitorReady()
 		}
 	}}
 	err = b.Watch(ctx, opt, func(e amtlink.Event) error {

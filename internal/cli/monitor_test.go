@@ -60,8 +60,14 @@ func (w *watchFake) Watch(ctx context.Context, opt amtlink.WatchOptions, fn func
 
 func runWatch(t *testing.T, w *watchFake, args ...string) (int, string, string) {
 	t.Helper()
+	return runWatchHooked(t, w, hooks{}, args...)
+}
+
+// runWatchHooked is runWatch with test hooks.
+func runWatchHooked(t *testing.T, w *watchFake, h hooks, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := Execute(NewRootCommand(w.open), args, &out, &errb)
+	code := Execute(newRootCommand(w.open, h), args, &out, &errb)
 	if w.closed != len(w.opened) {
 		t.Errorf("backend opened %d times, closed %d times", len(w.opened), w.closed)
 	}
@@ -95,6 +101,7 @@ func sampleEvents() []amtlink.Event {
 }
 
 func TestMonitorText(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "monitor")
 	if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) {
@@ -119,6 +126,7 @@ deleted amtg
 }
 
 func TestMonitorJSON(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "-n", "gw", "monitor", "-j", "--interval", "1s")
 	if code != 0 || errOut != status(`network namespace "gw"`, time.Second) {
@@ -173,6 +181,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 
 func TestMonitorErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -189,6 +198,7 @@ func TestMonitorErrors(t *testing.T) {
 		{"other failure", words("monitor"), errors.New("boom"), 1, []string{"monitor: boom"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := &watchFake{fake: newFake(), err: tc.err}
 			code, out, errOut := runWatch(t, w, tc.args...)
 			if code != tc.code || out != "" {
@@ -216,6 +226,7 @@ func TestMonitorErrors(t *testing.T) {
 }
 
 func TestMonitorHelp(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake()}
 	code, out, _ := runWatch(t, w, "monitor", "--help")
 	for _, s := range []string{"--interval", "default 200ms", "no notification", "relay-discovered NAME ADDR", "SIGTERM"} {

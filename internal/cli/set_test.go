@@ -14,6 +14,7 @@ import (
 )
 
 func TestSet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want amtlink.Change
@@ -46,6 +47,7 @@ func TestSet(t *testing.T) {
 }
 
 func TestSetAppliesAndPrintsJSON(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	code, out, errOut := run(t, f, words("-n gw -j set amtg up mtu 1300 master br0")...)
@@ -69,6 +71,7 @@ func TestSetAppliesAndPrintsJSON(t *testing.T) {
 }
 
 func TestSetBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -102,6 +105,7 @@ func TestSetBadInput(t *testing.T) {
 		{"missing link", words("-n gw set nope up"), 1, []string{`no amt link "nope" in network namespace "gw"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			f.links = sampleLinks()
 			before := append([]amtlink.Link(nil), f.links...)
@@ -124,6 +128,7 @@ func TestSetBadInput(t *testing.T) {
 }
 
 func TestSetKernelErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -142,6 +147,7 @@ func TestSetKernelErrors(t *testing.T) {
 			"set amtg: kernel: mtu greater than device maximum (invalid argument)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			f.links = sampleLinks()
 			f.setErr = tc.err
@@ -155,6 +161,7 @@ func TestSetKernelErrors(t *testing.T) {
 }
 
 func TestSetHelpAndCompletion(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, _ := run(t, f, "set", "--help")
 	if code != 0 || !strings.Contains(out, "no changelink") || !strings.Contains(out, "amtctl apply") {
@@ -187,6 +194,7 @@ func TestSetHelpAndCompletion(t *testing.T) {
 // TestSetInBatch: set lines in -batch reach the namespace's shared backend,
 // and a refused one names its line.
 func TestSetInBatch(t *testing.T) {
+	t.Parallel()
 	gw := newFake()
 	gw.links = sampleLinks()
 	code, out, errOut := runWith(t, multiFake{"gw": gw}.open, "set amtg up mtu 1400\nset amtg2 nomaster\n", "-n", "gw", "-batch", "-")
