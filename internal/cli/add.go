@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -273,7 +271,7 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 		err = b.Add(s) // nothing to print: no need to read the link back
 	}
 	if err != nil {
-		return createError(s, o.netns, err)
+		return failure{op: "add", name: s.Name, netns: o.netns, spec: &s}.error(err)
 	}
 	for _, w := range ws {
 		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
@@ -311,40 +309,4 @@ func hasAddr(addrs []netip.Addr, a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// createError turns a Create failure into one line with a fix, by
-// errors.Is categories only.
-func createError(s amtlink.Spec, netns string, err error) error {
-	where := "this network namespace"
-	if netns != "" {
-		where = fmt.Sprintf("network namespace %q", netns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNoDriver):
-		return runErrf("add %s: kernel has no AMT driver; load it with \"modprobe amt\" (or build with CONFIG_AMT)", s.Name)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("add %s: permission denied; run as root or with CAP_NET_ADMIN", s.Name)
-	case errors.Is(err, syscall.EADDRINUSE):
-		// The kernel binds the link's UDP socket when it goes up; another
-		// amt link (or anything else) in the namespace holds the port.
-		port := ifla.DefaultPort
-		if s.AMT.RelayPort != nil {
-			port = *s.AMT.RelayPort
-		}
-		return runErrf("add %s: UDP port %d is already in use in %s (another amt link?); give this link other ports (relay_port N, and gateway_port N for a gateway) or its own namespace, or leave out \"up\"", s.Name, port, where)
-	case errors.Is(err, os.ErrExist):
-		return runErrf("add %s: a link named %q already exists in %s; pick another name or remove it: amtctl del %s", s.Name, s.Name, where, s.Name)
-	case errors.Is(err, os.ErrNotExist):
-		what := fmt.Sprintf("dev %q", s.Dev)
-		if s.Master != "" {
-			what = fmt.Sprintf("dev %q or master %q", s.Dev, s.Master)
-		}
-		return runErrf("add %s: %s not found in %s; check the device names (ip link show)", s.Name, what, where)
-	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) {
-		return runErr(err) // already names the operation and the link
-	}
-	return runErr(fmt.Errorf("add %s: %w", s.Name, err))
 }

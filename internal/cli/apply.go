@@ -244,19 +244,19 @@ func (a action) do(b Backend) error {
 	switch a.kind {
 	case actDelete:
 		if err := b.Delete(a.name); err != nil {
-			return applyErr("delete", a, err)
+			return a.failure("delete").error(err)
 		}
 	case actCreate:
 		if err := b.Add(a.spec); err != nil {
-			return applyErr("create", a, err)
+			return a.failure("create").error(err)
 		}
 	case actSet:
 		if _, err := b.Set(a.name, a.ch); err != nil {
-			return applyErr("set", a, err)
+			return a.failure("set").error(err)
 		}
 	case actReplace:
 		if err := b.Delete(a.name); err != nil {
-			return applyErr("replace (delete)", a, err)
+			return a.failure("replace (delete)").error(err)
 		}
 		if err := b.Add(a.spec); err != nil {
 			// Put the old link back, so that a failed replace leaves
@@ -265,39 +265,24 @@ func (a action) do(b Backend) error {
 			if rerr := b.Add(specOf(*a.old)); rerr != nil {
 				restore = "restoring the old link failed too: " + oneLine(rerr)
 			}
-			return runErrf("%s (%s)", oneLine(applyErr("replace (re-create)", a, err)), restore)
+			return runErrf("%s (%s)", oneLine(a.failure("replace (re-create)").error(err)), restore)
 		}
 	}
 	return nil
 }
 
-// applyErr words a failed change: the operation, the link, the reason.
-func applyErr(op string, a action, err error) error {
-	who := a.name + nsSuffix(a.shown)
-	where := "this network namespace"
-	if a.ns != "" {
-		where = fmt.Sprintf("network namespace %q", a.ns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNoDriver):
-		return runErrf("%s %s: kernel has no AMT driver; load it with \"modprobe amt\"", op, who)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("%s %s: permission denied; run as root or with CAP_NET_ADMIN", op, who)
-	case errors.Is(err, os.ErrExist):
-		return runErrf("%s %s: a link named %q already exists in %s and is not an amt link the file can replace", op, who, a.name, where)
-	case (op == "create" || strings.HasPrefix(op, "replace")) && errors.Is(err, os.ErrNotExist):
-		what := fmt.Sprintf("dev %q", a.spec.Dev)
-		if a.spec.Master != "" {
-			what = fmt.Sprintf("dev %q or master %q", a.spec.Dev, a.spec.Master)
+// failure is the context of the change a for the step op of it.
+func (a action) failure(op string) failure {
+	f := failure{op: op, name: a.name, netns: a.ns, shown: a.shown, planned: true}
+	switch a.kind {
+	case actCreate, actReplace:
+		if op != "replace (delete)" {
+			f.spec = &a.spec
 		}
-		return runErrf("%s %s: %s not found in %s; check the device names (ip link show)", op, who, what, where)
+	case actSet:
+		f.ch = &a.ch
 	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) && ae.Name != "" {
-		// "create amtg: kernel: ..." names the link already.
-		return runErrf("%s%s: %s", op, nsSuffix(a.shown), oneLine(err))
-	}
-	return runErrf("%s %s: %s", op, who, oneLine(err))
+	return f
 }
 
 // planNS compares the file's links for ns with the kernel's and returns the

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
@@ -186,39 +184,12 @@ func (o *options) runSet(c *cobra.Command, name string, ch amtlink.Change) error
 	defer b.Close()
 	l, err := b.Set(name, ch)
 	if err != nil {
-		return setError(name, ch, o.netns, err)
+		return failure{op: "set", name: name, netns: o.netns, ch: &ch}.error(err)
 	}
 	if o.json && l != nil {
 		return o.printJSON(c, []amtlink.Link{*l})
 	}
 	return nil
-}
-
-// setError turns a Set failure into one line with a fix, by errors.Is
-// categories only.
-func setError(name string, ch amtlink.Change, netns string, err error) error {
-	where := "this network namespace"
-	if netns != "" {
-		where = fmt.Sprintf("network namespace %q", netns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNotAMT):
-		return runErrf("set %s: %s is not an amt link; amtctl set changes amt links only (use ip link set for others)", name, name)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("set %s: permission denied; run as root or with CAP_NET_ADMIN", name)
-	case errors.Is(err, os.ErrNotExist):
-		if ch.Master != nil && *ch.Master != "" {
-			return runErrf("set %s: link %q or master %q not found in %s; check the names (amtctl show, ip link show)", name, name, *ch.Master, where)
-		}
-		return runErrf("set %s: no amt link %q in %s; see amtctl show", name, name, where)
-	case errors.Is(err, amtlink.ErrNotSupported) && ch.Master != nil && *ch.Master != "":
-		return runErrf("set %s: master %q cannot take ports (%v); use a bridge, bond or VRF", name, *ch.Master, err)
-	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) {
-		return runErr(err) // names the operation, the link and the kernel's reason
-	}
-	return runErr(fmt.Errorf("set %s: %w", name, err))
 }
 
 // completeSet completes set: amt link names for NAME, device names after
