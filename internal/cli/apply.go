@@ -332,36 +332,6 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 	return plan
 }
 
-// diffAMT lists the AMT attributes the file gives that differ from the
-// kernel's, as "key old → new". Keys the file leaves out are not compared,
-// so kernel defaults never count as a difference; neither does the
-// 0.0.0.0 discovery address the kernel reports for a relay.
-func diffAMT(l *fileLink, cur *amtlink.Link) []string {
-	want, got := l.spec.AMT, cur.AMT
-	var d []string
-	diff := func(key, old, new string) {
-		if old != new {
-			d = append(d, fmt.Sprintf("%s %s → %s", key, old, new))
-		}
-	}
-	diff("mode", modeString(got.Mode), modeString(want.Mode))
-	diff("local", addrOrNone(got.Local), addrOrNone(want.Local))
-	if l.has("discovery") {
-		diff("discovery", addrOrNone(got.Discovery), addrOrNone(want.Discovery))
-	}
-	diff("dev", orNone(cur.LowerName), l.spec.Dev)
-	if l.has("gateway_port") {
-		diff("gateway_port", portString(got.GatewayPort), portString(want.GatewayPort))
-	}
-	if l.has("relay_port") {
-		diff("relay_port", portString(got.RelayPort), portString(want.RelayPort))
-	}
-	if l.has("max_tunnels") {
-		diff("max_tunnels", tunnelsString(got.MaxTunnels), tunnelsString(want.MaxTunnels))
-	}
-	return d
-}
-
 // diffGeneric lists the differences in up, mtu and master, and records them
 // in ch when it is not nil.
 func diffGeneric(l *fileLink, cur *amtlink.Link, ch *amtlink.Change) []string {
@@ -397,36 +367,6 @@ func specOf(l amtlink.Link) amtlink.Spec {
 		a.MaxTunnels = nil // a gateway reports the default; Validate refuses it
 	}
 	return amtlink.Spec{Name: l.Name, AMT: a, Dev: l.LowerName, Master: l.Master, MTU: l.MTU, Up: l.Up()}
-}
-
-// specWords is s in add's grammar, as "amtctl add NAME ..." takes it.
-func specWords(s amtlink.Spec) string {
-	var w []string
-	a := s.AMT
-	w = append(w, "mode", modeString(a.Mode), "local", addrOrNone(a.Local))
-	if a.Discovery.IsValid() {
-		w = append(w, "discovery", a.Discovery.String())
-	}
-	w = append(w, "dev", s.Dev)
-	if a.GatewayPort != nil {
-		w = append(w, "gateway_port", portString(a.GatewayPort))
-	}
-	if a.RelayPort != nil {
-		w = append(w, "relay_port", portString(a.RelayPort))
-	}
-	if a.MaxTunnels != nil {
-		w = append(w, "max_tunnels", tunnelsString(a.MaxTunnels))
-	}
-	if s.Master != "" {
-		w = append(w, "master", s.Master)
-	}
-	if s.MTU != 0 {
-		w = append(w, "mtu", strconv.FormatUint(uint64(s.MTU), 10))
-	}
-	if s.Up {
-		w = append(w, "up")
-	}
-	return strings.Join(w, " ")
 }
 
 func modeString(m *ifla.Mode) string {

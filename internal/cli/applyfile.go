@@ -67,8 +67,27 @@ func (p problem) format(file string) string {
 	return b.String()
 }
 
-// fileKeys are the keys of a link entry, in the order errors list them.
-var fileKeys = []string{"name", "netns", "mode", "local", "discovery", "dev", "gateway_port", "relay_port", "max_tunnels", "master", "mtu", "up"}
+// fileOnlyKeys are the keys of a link entry that are not add keywords, with
+// the value each takes.
+var fileOnlyKeys = []struct{ name, value string }{
+	{"name", "the link's name, such as amtg"},
+	{"netns", "a namespace name (ip netns add NAME) or path; leave the key out for the current one"},
+}
+
+// fileKeys are the keys of a link entry, in the order errors list them:
+// fileOnlyKeys, then add's keywords as listed.
+var fileKeys = func() []string {
+	var keys []string
+	for _, k := range fileOnlyKeys {
+		keys = append(keys, k.name)
+	}
+	for _, k := range listed {
+		if !k.pasteOnly {
+			keys = append(keys, k.name)
+		}
+	}
+	return keys
+}()
 
 // yamlLine matches the line number yaml.v3 puts in its syntax errors.
 // It is compiled on first use: every amtctl command would pay for it at
@@ -192,13 +211,15 @@ func isFileKey(k string) bool {
 	return false
 }
 
+// fileValueHelp describes the value of key in a file: add's words, except
+// that up is a boolean there.
 func fileValueHelp(key string) string {
-	switch key {
-	case "name":
-		return "the link's name, such as amtg"
-	case "netns":
-		return "a namespace name (ip netns add NAME) or path; leave the key out for the current one"
-	case "up":
+	for _, k := range fileOnlyKeys {
+		if k.name == key {
+			return k.value
+		}
+	}
+	if key == "up" {
 		return "true or false"
 	}
 	if k := lookupKeyword(key); k != nil {

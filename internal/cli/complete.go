@@ -43,25 +43,20 @@ func (o *options) completeAdd(_ *cobra.Command, args []string, toComplete string
 		}
 		if k := lookupKeyword(w); k != nil {
 			used[w] = true
-			if k.value != "" {
+			if k.arg != "" {
 				pending = k
 			}
 		}
 	}
 	if pending != nil {
-		switch pending.name {
-		case "mode":
-			return filterPrefix([]string{"gateway", "relay"}, toComplete), cobra.ShellCompDirectiveNoFileComp
-		case "type":
-			return filterPrefix([]string{"amt"}, toComplete), cobra.ShellCompDirectiveNoFileComp
-		case "dev", "master":
-			return filterPrefix(o.deviceNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		if pending.values == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp // a free value: address, port, number
 		}
-		return nil, cobra.ShellCompDirectiveNoFileComp // a free value: address, port, number
+		return filterPrefix(pending.values(o), toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 	var rest []string
 	for _, k := range addKeywords {
-		if !used[k.name] && k.name != "type" {
+		if !used[k.name] && !k.pasteOnly {
 			rest = append(rest, k.name)
 		}
 	}
