@@ -149,7 +149,7 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 		err = b.Add(s) // nothing to print: no need to read the link back
 	}
 	if err != nil {
-		return failure{op: "add", name: s.Name, netns: o.netns, spec: &s}.error(err)
+		return addFailed(s, o.netns, err)
 	}
 	for _, w := range ws {
 		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
@@ -187,4 +187,10 @@ func hasAddr(addrs []netip.Addr, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// addFailed words a failed add; a function of its own so that only a
+// failure moves the Spec to the heap, not every add of a batch.
+func addFailed(s amtlink.Spec, netns string, err error) error {
+	return failure{op: "add", name: s.Name, netns: netns, spec: &s}.error(err)
 }

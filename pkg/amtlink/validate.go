@@ -40,40 +40,41 @@ func checkIfName(field, name string) *ifla.FieldError {
 }
 
 // nameError is the one dev_valid_name rule; empty is the reason given for "".
+// A good name costs no allocation.
 func nameError(field, name, empty string) *ifla.FieldError {
-	e := &ifla.FieldError{Field: field, Value: name}
+	reason, fix := "", "use letters, digits, '-', '_' or '.', such as amt0"
 	switch {
 	case name == "":
-		e.Reason = empty
-		e.Fix = "give an interface name of 1 to 15 bytes, such as amt0"
+		reason, fix = empty, "give an interface name of 1 to 15 bytes, such as amt0"
 	case len(name) > ifNameMax:
-		e.Reason = strconv.Itoa(len(name)) + " bytes long, but Linux device names have at most 15 (IFNAMSIZ-1)"
-		e.Fix = "use a shorter name"
+		reason = strconv.Itoa(len(name)) + " bytes long, but Linux device names have at most 15 (IFNAMSIZ-1)"
+		fix = "use a shorter name"
 	case name == "." || name == "..":
-		e.Reason = "not a valid device name (reserved)"
-		e.Fix = "use an ordinary name such as amt0"
+		reason, fix = "not a valid device name (reserved)", "use an ordinary name such as amt0"
 	default:
+	runes:
 		for _, r := range name {
 			switch {
 			case r == '/':
-				e.Reason = `contains "/"`
+				reason = `contains "/"`
 			case r == ':':
-				e.Reason = `contains ":" (reserved for address labels)`
+				reason = `contains ":" (reserved for address labels)`
 			case r == '%':
-				e.Reason = `contains "%" (a name template: the kernel would pick the name)`
+				reason = `contains "%" (a name template: the kernel would pick the name)`
 			case unicode.IsSpace(r):
-				e.Reason = "contains white space"
+				reason = "contains white space"
 			case unicode.IsControl(r):
-				e.Reason = "contains a control character"
+				reason = "contains a control character"
 			default:
 				continue
 			}
-			e.Fix = "use letters, digits, '-', '_' or '.', such as amt0"
-			return e
+			break runes // the first bad rune is the one reported
 		}
-		return nil
+		if reason == "" {
+			return nil
+		}
 	}
-	return e
+	return &ifla.FieldError{Field: field, Value: name, Reason: reason, Fix: fix}
 }
 
 // mtuRange is the MTU range as errors word it.
@@ -110,12 +111,13 @@ func (s *Spec) Missing() []string {
 	if s.Name == "" {
 		m = append(m, "name")
 	}
-	for _, k := range s.AMT.Missing() {
-		if k != "dev" || s.Dev == "" {
-			m = append(m, k)
-		}
+	a := s.AMT
+	if s.Dev != "" && a.Link == nil {
+		// Dev is resolved to AMT.Link by Create; any index stands in.
+		one := uint32(1)
+		a.Link = &one
 	}
-	return m
+	return append(m, a.Missing()...)
 }
 
 // validate checks everything in s that can be checked without asking the
