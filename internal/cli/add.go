@@ -4,105 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
-	"syscall"
-	"unicode"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/spf13/cobra"
 )
-
-// keyword is one word of the add grammar.
-type keyword struct {
-	name string
-	// value describes the value for "needs a value" errors; "" means the
-	// keyword takes no value.
-	value string
-	// set stores v into s. It only maps; values are parsed by pkg/ifla.
-	set func(s *amtlink.Spec, v string) error
-}
-
-const (
-	valueAddr = "an IPv4 address such as 192.0.2.1"
-	valuePort = "a UDP port from 1 to 65535, such as 2268"
-)
-
-// addKeywords is the add grammar, in the order help and errors list it:
-// iproute2's amt words, then the generic link words amtctl also accepts.
-var addKeywords = []keyword{
-	{name: "mode", value: "gateway or relay", set: func(s *amtlink.Spec, v string) error {
-		m, err := ifla.ParseMode(v)
-		s.AMT.Mode = &m
-		return err
-	}},
-	{name: "local", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
-		s.AMT.Local, err = ifla.ParseAddr("local", v)
-		return err
-	}},
-	{name: "discovery", value: valueAddr, set: func(s *amtlink.Spec, v string) (err error) {
-		s.AMT.Discovery, err = ifla.ParseAddr("discovery", v)
-		return err
-	}},
-	{name: "dev", value: "the device the tunnel runs over, such as eth0", set: func(s *amtlink.Spec, v string) error {
-		s.Dev = v
-		return checkDevName("dev", v)
-	}},
-	{name: "relay_port", value: valuePort, set: func(s *amtlink.Spec, v string) error {
-		p, err := ifla.ParsePort("relay_port", v)
-		s.AMT.RelayPort = &p
-		return err
-	}},
-	{name: "gateway_port", value: valuePort, set: func(s *amtlink.Spec, v string) error {
-		p, err := ifla.ParsePort("gateway_port", v)
-		s.AMT.GatewayPort = &p
-		return err
-	}},
-	{name: "max_tunnels", value: "a number such as 128", set: func(s *amtlink.Spec, v string) error {
-		n, err := ifla.ParseMaxTunnels(v)
-		s.AMT.MaxTunnels = &n
-		return err
-	}},
-	{name: "master", value: "a bridge or VRF device name such as br0", set: func(s *amtlink.Spec, v string) error {
-		s.Master = v
-		return checkDevName("master", v)
-	}},
-	{name: "mtu", value: "a number from 68 to 65535, such as 1500", set: func(s *amtlink.Spec, v string) (err error) {
-		s.MTU, err = parseMTU(v)
-		return err
-	}},
-	{name: "up", set: func(s *amtlink.Spec, _ string) error {
-		s.Up = true
-		return nil
-	}},
-	{name: "type", value: "amt", set: func(_ *amtlink.Spec, v string) error {
-		if v != "amt" {
-			return &ifla.FieldError{Field: "type", Value: v, Reason: "amtctl only makes amt links", Fix: `use "type amt" or leave "type" out`}
-		}
-		return nil
-	}},
-}
-
-func lookupKeyword(w string) *keyword {
-	for i := range addKeywords {
-		if addKeywords[i].name == w {
-			return &addKeywords[i]
-		}
-	}
-	return nil
-}
-
-func keywordNames() string {
-	names := make([]string, 0, len(addKeywords))
-	for _, k := range addKeywords {
-		names = append(names, k.name)
-	}
-	return strings.Join(names, ", ")
-}
-
-const addUsage = "amtctl add NAME mode gateway|relay local ADDR dev IF [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N] [master BR] [mtu N] [up]"
 
 // errHelpKeyword is returned by parseAdd for "help": the command prints its
 // help and succeeds, like "ip link add type amt help" prints usage.
@@ -133,7 +40,7 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 		if isHelp(w) {
 			return s, errHelpKeyword
 		}
-		if w == "remote" {
+		if w == readOnlyWord {
 			return s, usagef(`"remote" is read-only: a gateway learns its relay through discovery; use "discovery ADDR" instead`)
 		}
 		if strings.HasPrefix(w, "-") && len(w) > 1 {
@@ -144,7 +51,7 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 			return s, usagef("unknown keyword %q for add; expected one of: %s", w, keywordNames())
 		}
 		v := ""
-		if k.value != "" {
+		if k.arg != "" {
 			if i+1 >= len(args) {
 				return s, usagef("%q needs a value: %s", w, k.value)
 			}
@@ -152,7 +59,7 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 			v = args[i]
 		}
 		if prev, dup := seen[w]; dup {
-			if k.value == "" {
+			if k.arg == "" {
 				return s, usagef("%q given twice; give it once", w)
 			}
 			return s, usagef("%q given twice (%q and %q); give it once", w, prev, v)
@@ -165,104 +72,41 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 	return s, checkSpec(s)
 }
 
-// checkSpec reports the first required keyword that is missing, then lets
-// pkg/ifla validate the AMT attributes as the kernel will see them.
+// checkSpec reports the first required keyword that is missing
+// (amtlink.Spec.Missing), then lets amtlink validate the rest as Create
+// will.
 func checkSpec(s amtlink.Spec) error {
-	switch {
-	case s.AMT.Mode == nil:
-		return usagef(`add needs "mode": gateway or relay; usage: %s`, addUsage)
-	case !s.AMT.Local.IsValid():
-		return usagef(`add needs "local": this host's IPv4 address the tunnel uses, such as 192.0.2.1`)
-	case s.Dev == "" && s.AMT.Link == nil:
-		return usagef(`add needs "dev": the device the tunnel runs over, such as eth0`)
-	case *s.AMT.Mode == ifla.ModeGateway && !s.AMT.Discovery.IsValid():
-		return usagef(`gateway mode needs "discovery": the relay's IPv4 address, such as 192.0.2.1`)
+	if m := s.Missing(); len(m) > 0 {
+		need, onlyFor := needOf(m[0])
+		if onlyFor != "" {
+			return usagef("%s mode needs %q: %s", onlyFor, m[0], need)
+		}
+		return usagef("add needs %q: %s; usage: %s", m[0], need, addUsage)
 	}
-	a := s.AMT
-	if a.Link == nil {
-		// The device is resolved to an index by amtlink, in the target
-		// namespace; any index will do for checking the other values.
-		a.Link = ifla.Ptr(uint32(1))
-	}
-	return a.Validate()
+	return s.Validate()
 }
 
 func isHelp(w string) bool { return w == "help" || w == "-h" || w == "--help" }
 
-// checkLinkName applies the kernel's dev_valid_name rules.
+// checkLinkName applies the kernel's dev_valid_name rules, and refuses a
+// keyword in place of the name.
 func checkLinkName(name string) error {
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return err
 	}
-	if lookupKeyword(name) != nil || name == "remote" {
+	if lookupKeyword(name) != nil || name == readOnlyWord {
 		return &ifla.FieldError{Field: "name", Value: name, Reason: "is an add keyword, so the link name is missing", Fix: "give the name first: " + addUsage}
 	}
 	return nil
 }
 
-// checkDevName checks a device name the way the kernel's dev_valid_name
-// does, so that the error names the field instead of coming back as EINVAL.
-func checkDevName(field, name string) error {
-	fe := func(reason, fix string) error {
-		return &ifla.FieldError{Field: field, Value: name, Reason: reason, Fix: fix}
-	}
-	switch {
-	case name == "":
-		return fe("empty", "give a device name such as amt0")
-	case len(name) > 15:
-		return fe(fmt.Sprintf("%d bytes long, but Linux device names have at most 15", len(name)), "use a shorter name")
-	case name == "." || name == "..":
-		return fe("not a valid device name", "use a name such as amt0")
-	}
-	for _, r := range name {
-		var what string
-		switch {
-		case r == '/':
-			what = `"/"`
-		case r == ':':
-			what = `":" (reserved for address labels)`
-		case r == '%':
-			what = `"%" (a template: the kernel would pick the name)`
-		case unicode.IsSpace(r):
-			what = "white space"
-		case unicode.IsControl(r):
-			what = "a control character"
-		default:
-			continue
-		}
-		return fe("contains "+what, "use letters, digits, '-', '_' or '.', such as amt0")
-	}
-	return nil
-}
-
-// parseMTU parses the generic link word "mtu"; pkg/ifla owns only the AMT
-// attributes. The AMT device accepts 68 (ETH_MIN_MTU) to 65535.
-func parseMTU(v string) (uint32, error) {
-	n, err := strconv.ParseUint(v, 10, 32)
-	if err != nil || n < 68 || n > 65535 {
-		return 0, &ifla.FieldError{Field: "mtu", Value: v, Reason: "not an MTU from 68 to 65535", Fix: "use a number such as 1500, or leave mtu out for the kernel's default"}
-	}
-	return uint32(n), nil
-}
-
 func newAddCommand(o *options) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "add NAME mode gateway|relay local ADDR dev IF [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N] [master BR] [mtu N] [up]",
+		Use:   strings.TrimPrefix(addUsage, "amtctl "),
 		Short: "Create an AMT link (iproute2 keywords)",
 		Long: `Create an AMT link. The keywords are iproute2's ("ip link add NAME type amt ..."):
 
-  mode gateway|relay   required; a gateway discovers a relay and receives multicast through it
-  local ADDR           required; this host's IPv4 unicast address for the tunnel
-  dev IF               required; the device the tunnel runs over
-  discovery ADDR       gateway mode: the relay's (anycast) discovery address
-  gateway_port N       UDP port of the gateway side (default 2268)
-  relay_port N         UDP port of the relay side (default 2268)
-  max_tunnels N        relay mode: most gateways served at once (default 128)
-  master BR            enslave the new link to bridge or VRF BR
-  mtu N                MTU of the new link
-  up                   bring the link up once created
-  type amt             accepted and ignored, as is "name" before NAME, so
-                       "ip link add name NAME type amt ..." lines paste unchanged
+` + addKeywordHelp() + `
 
 Every value is checked before anything is sent; a mistake is reported on one
 line and nothing is created. "remote" is read-only (see "amtctl show").
@@ -305,7 +149,7 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 		err = b.Add(s) // nothing to print: no need to read the link back
 	}
 	if err != nil {
-		return createError(s, o.netns, err)
+		return addFailed(s, o.netns, err)
 	}
 	for _, w := range ws {
 		fmt.Fprintln(c.ErrOrStderr(), "amtctl: warning: "+w)
@@ -317,13 +161,12 @@ func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 }
 
 // warnings are advisory: the lower device is down, or local is not one of
-// its addresses. They need an Inspector; without one there are none.
+// its addresses. A backend that cannot say gives none.
 func warnings(b Backend, s amtlink.Spec) []string {
-	in, ok := b.(Inspector)
-	if !ok || s.Dev == "" {
+	if s.Dev == "" {
 		return nil
 	}
-	dev, err := in.Interface(s.Dev)
+	dev, err := b.Interface(s.Dev)
 	if err != nil || dev == nil {
 		return nil // Create reports a missing device as an error
 	}
@@ -346,38 +189,8 @@ func hasAddr(addrs []netip.Addr, a netip.Addr) bool {
 	return false
 }
 
-// createError turns a Create failure into one line with a fix, by
-// errors.Is categories only.
-func createError(s amtlink.Spec, netns string, err error) error {
-	where := "this network namespace"
-	if netns != "" {
-		where = fmt.Sprintf("network namespace %q", netns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNoDriver):
-		return runErrf("add %s: kernel has no AMT driver; load it with \"modprobe amt\" (or build with CONFIG_AMT)", s.Name)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("add %s: permission denied; run as root or with CAP_NET_ADMIN", s.Name)
-	case errors.Is(err, syscall.EADDRINUSE):
-		// The kernel binds the link's UDP socket when it goes up; another
-		// amt link (or anything else) in the namespace holds the port.
-		port := ifla.DefaultPort
-		if s.AMT.RelayPort != nil {
-			port = *s.AMT.RelayPort
-		}
-		return runErrf("add %s: UDP port %d is already in use in %s (another amt link?); give this link other ports (relay_port N, and gateway_port N for a gateway) or its own namespace, or leave out \"up\"", s.Name, port, where)
-	case errors.Is(err, os.ErrExist):
-		return runErrf("add %s: a link named %q already exists in %s; pick another name or remove it: amtctl del %s", s.Name, s.Name, where, s.Name)
-	case errors.Is(err, os.ErrNotExist):
-		what := fmt.Sprintf("dev %q", s.Dev)
-		if s.Master != "" {
-			what = fmt.Sprintf("dev %q or master %q", s.Dev, s.Master)
-		}
-		return runErrf("add %s: %s not found in %s; check the device names (ip link show)", s.Name, what, where)
-	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) {
-		return runErr(err) // already names the operation and the link
-	}
-	return runErr(fmt.Errorf("add %s: %w", s.Name, err))
+// addFailed words a failed add; a function of its own so that only a
+// failure moves the Spec to the heap, not every add of a batch.
+func addFailed(s amtlink.Spec, netns string, err error) error {
+	return failure{op: "add", name: s.Name, netns: netns, spec: &s}.error(err)
 }

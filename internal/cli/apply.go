@@ -14,12 +14,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// linkSetter is implemented by a Backend that can change a link's generic
-// attributes in place (*amtlink.Client's Set).
-type linkSetter interface {
-	Set(name string, ch amtlink.Change) (*amtlink.Link, error)
-}
-
 // maxProblems is how many problems of an invalid file are printed.
 const maxProblems = 5
 
@@ -250,23 +244,19 @@ func (a action) do(b Backend) error {
 	switch a.kind {
 	case actDelete:
 		if err := b.Delete(a.name); err != nil {
-			return applyErr("delete", a, err)
+			return a.failure("delete").error(err)
 		}
 	case actCreate:
 		if err := b.Add(a.spec); err != nil {
-			return applyErr("create", a, err)
+			return a.failure("create").error(err)
 		}
 	case actSet:
-		s, ok := b.(linkSetter)
-		if !ok {
-			return runErrf("set %s%s: this backend cannot change links in place", a.name, nsSuffix(a.shown))
-		}
-		if _, err := s.Set(a.name, a.ch); err != nil {
-			return applyErr("set", a, err)
+		if _, err := b.Set(a.name, a.ch); err != nil {
+			return a.failure("set").error(err)
 		}
 	case actReplace:
 		if err := b.Delete(a.name); err != nil {
-			return applyErr("replace (delete)", a, err)
+			return a.failure("replace (delete)").error(err)
 		}
 		if err := b.Add(a.spec); err != nil {
 			// Put the old link back, so that a failed replace leaves
@@ -275,39 +265,24 @@ func (a action) do(b Backend) error {
 			if rerr := b.Add(specOf(*a.old)); rerr != nil {
 				restore = "restoring the old link failed too: " + oneLine(rerr)
 			}
-			return runErrf("%s (%s)", oneLine(applyErr("replace (re-create)", a, err)), restore)
+			return runErrf("%s (%s)", oneLine(a.failure("replace (re-create)").error(err)), restore)
 		}
 	}
 	return nil
 }
 
-// applyErr words a failed change: the operation, the link, the reason.
-func applyErr(op string, a action, err error) error {
-	who := a.name + nsSuffix(a.shown)
-	where := "this network namespace"
-	if a.ns != "" {
-		where = fmt.Sprintf("network namespace %q", a.ns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNoDriver):
-		return runErrf("%s %s: kernel has no AMT driver; load it with \"modprobe amt\"", op, who)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("%s %s: permission denied; run as root or with CAP_NET_ADMIN", op, who)
-	case errors.Is(err, os.ErrExist):
-		return runErrf("%s %s: a link named %q already exists in %s and is not an amt link the file can replace", op, who, a.name, where)
-	case (op == "create" || strings.HasPrefix(op, "replace")) && errors.Is(err, os.ErrNotExist):
-		what := fmt.Sprintf("dev %q", a.spec.Dev)
-		if a.spec.Master != "" {
-			what = fmt.Sprintf("dev %q or master %q", a.spec.Dev, a.spec.Master)
+// failure is the context of the change a for the step op of it.
+func (a action) failure(op string) failure {
+	f := failure{op: op, name: a.name, netns: a.ns, shown: a.shown, planned: true}
+	switch a.kind {
+	case actCreate, actReplace:
+		if op != "replace (delete)" {
+			f.spec = &a.spec
 		}
-		return runErrf("%s %s: %s not found in %s; check the device names (ip link show)", op, who, what, where)
+	case actSet:
+		f.ch = &a.ch
 	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) && ae.Name != "" {
-		// "create amtg: kernel: ..." names the link already.
-		return runErrf("%s%s: %s", op, nsSuffix(a.shown), oneLine(err))
-	}
-	return runErrf("%s %s: %s", op, who, oneLine(err))
+	return f
 }
 
 // planNS compares the file's links for ns with the kernel's and returns the
@@ -357,36 +332,6 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 	return plan
 }
 
-// diffAMT lists the AMT attributes the file gives that differ from the
-// kernel's, as "key old → new". Keys the file leaves out are not compared,
-// so kernel defaults never count as a difference; neither does the
-// 0.0.0.0 discovery address the kernel reports for a relay.
-func diffAMT(l *fileLink, cur *amtlink.Link) []string {
-	want, got := l.spec.AMT, cur.AMT
-	var d []string
-	diff := func(key, old, new string) {
-		if old != new {
-			d = append(d, fmt.Sprintf("%s %s → %s", key, old, new))
-		}
-	}
-	diff("mode", modeString(got.Mode), modeString(want.Mode))
-	diff("local", addrOrNone(got.Local), addrOrNone(want.Local))
-	if l.has("discovery") {
-		diff("discovery", addrOrNone(got.Discovery), addrOrNone(want.Discovery))
-	}
-	diff("dev", orNone(cur.LowerName), l.spec.Dev)
-	if l.has("gateway_port") {
-		diff("gateway_port", portString(got.GatewayPort), portString(want.GatewayPort))
-	}
-	if l.has("relay_port") {
-		diff("relay_port", portString(got.RelayPort), portString(want.RelayPort))
-	}
-	if l.has("max_tunnels") {
-		diff("max_tunnels", tunnelsString(got.MaxTunnels), tunnelsString(want.MaxTunnels))
-	}
-	return d
-}
-
 // diffGeneric lists the differences in up, mtu and master, and records them
 // in ch when it is not nil.
 func diffGeneric(l *fileLink, cur *amtlink.Link, ch *amtlink.Change) []string {
@@ -422,36 +367,6 @@ func specOf(l amtlink.Link) amtlink.Spec {
 		a.MaxTunnels = nil // a gateway reports the default; Validate refuses it
 	}
 	return amtlink.Spec{Name: l.Name, AMT: a, Dev: l.LowerName, Master: l.Master, MTU: l.MTU, Up: l.Up()}
-}
-
-// specWords is s in add's grammar, as "amtctl add NAME ..." takes it.
-func specWords(s amtlink.Spec) string {
-	var w []string
-	a := s.AMT
-	w = append(w, "mode", modeString(a.Mode), "local", addrOrNone(a.Local))
-	if a.Discovery.IsValid() {
-		w = append(w, "discovery", a.Discovery.String())
-	}
-	w = append(w, "dev", s.Dev)
-	if a.GatewayPort != nil {
-		w = append(w, "gateway_port", portString(a.GatewayPort))
-	}
-	if a.RelayPort != nil {
-		w = append(w, "relay_port", portString(a.RelayPort))
-	}
-	if a.MaxTunnels != nil {
-		w = append(w, "max_tunnels", tunnelsString(a.MaxTunnels))
-	}
-	if s.Master != "" {
-		w = append(w, "master", s.Master)
-	}
-	if s.MTU != 0 {
-		w = append(w, "mtu", strconv.FormatUint(uint64(s.MTU), 10))
-	}
-	if s.Up {
-		w = append(w, "up")
-	}
-	return strings.Join(w, " ")
 }
 
 func modeString(m *ifla.Mode) string {

@@ -30,8 +30,14 @@ func (m multiFake) open(netns string) (Backend, error) {
 // runWith drives the command tree against open with stdin.
 func runWith(t *testing.T, open Opener, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runWithHooks(t, open, hooks{}, stdin, args...)
+}
+
+// runWithHooks is runWith with test hooks.
+func runWithHooks(t *testing.T, open Opener, h hooks, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	root := NewRootCommand(open)
+	root := newRootCommand(open, h)
 	root.SetIn(strings.NewReader(stdin))
 	code = Execute(root, args, &out, &errb)
 	return code, out.String(), errb.String()
@@ -104,6 +110,7 @@ links:
 `
 
 func TestApplyDryRunPlanSendsNothing(t *testing.T) {
+	t.Parallel()
 	f := driftFake(t)
 	file := writeFile(t, "links.yaml", applyFile)
 	before := append([]amtlink.Link(nil), f.links...)
@@ -121,6 +128,7 @@ func TestApplyDryRunPlanSendsNothing(t *testing.T) {
 }
 
 func TestApplyConvergesAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	f := driftFake(t)
 	file := writeFile(t, "links.yaml", applyFile)
 	code, out, errOut := run(t, f, "apply", "-f", file, "--prune")
@@ -167,6 +175,7 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 }
 
 func TestApplyWithoutPruneKeepsOthers(t *testing.T) {
+	t.Parallel()
 	f := driftFake(t)
 	code, _, errOut := run(t, f, "apply", "-f", writeFile(t, "l.yaml", applyFile))
 	if code != 0 || errOut != "" {
@@ -178,6 +187,7 @@ func TestApplyWithoutPruneKeepsOthers(t *testing.T) {
 }
 
 func TestApplyJSONFromStdin(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	in := `{"links": [{"name": "amtr", "mode": "relay", "local": "10.0.0.1", "dev": "eth0", "max_tunnels": 16, "up": "true"}]}`
 	code, out, errOut := runWith(t, f.open, in, "apply", "-f", "-")
@@ -193,6 +203,7 @@ func TestApplyJSONFromStdin(t *testing.T) {
 }
 
 func TestApplyInvalidFileChangesNothing(t *testing.T) {
+	t.Parallel()
 	m := multiFake{"": driftFake(t)}
 	in := `links:
   - name: amta
@@ -232,6 +243,7 @@ func TestApplyInvalidFileChangesNothing(t *testing.T) {
 }
 
 func TestApplyFileErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", "amtctl: stdin: empty file; expected \"links:\" and a list of links\n"},
 		{"links: [\n", "amtctl: stdin:1: not valid YAML or JSON: did not find expected node content\n"},
@@ -266,6 +278,7 @@ func TestApplyFileErrors(t *testing.T) {
 }
 
 func TestApplyOneFailsOthersConverge(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	file := writeFile(t, "l.yaml", `links:
   - {name: amta, mode: relay, local: 10.0.0.1, dev: eth0}
@@ -290,6 +303,7 @@ func TestApplyOneFailsOthersConverge(t *testing.T) {
 }
 
 func TestApplyFailedReplaceRestoresOldLink(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	mustCreate(t, f, "amtg", "mode", "gateway", "local", "10.0.0.2", "discovery", "10.0.0.1", "dev", "eth0", "up")
 	file := writeFile(t, "l.yaml", "links:\n  - {name: amtg, mode: gateway, local: 10.0.0.2, discovery: 10.0.0.1, dev: eth9}\n")
@@ -307,6 +321,7 @@ func TestApplyFailedReplaceRestoresOldLink(t *testing.T) {
 }
 
 func TestApplyNamespacesAndPruneScope(t *testing.T) {
+	t.Parallel()
 	gw, cur, other := newFake(), newFake(), newFake()
 	mustCreate(t, gw, "amtold", "mode", "relay", "local", "10.0.0.1", "dev", "eth0")
 	mustCreate(t, cur, "amtkeep", "mode", "relay", "local", "10.0.0.1", "dev", "eth0")
@@ -336,6 +351,7 @@ func TestApplyNamespacesAndPruneScope(t *testing.T) {
 }
 
 func TestApplyKernelErrorsNameTheLink(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	mustCreate(t, f, "amts", "mode", "relay", "local", "10.0.0.1", "dev", "eth0")
 	f.setErr = &amtlink.Error{Op: "set", Name: "amts", Message: "Invalid MTU", Err: errors.New("invalid argument")}

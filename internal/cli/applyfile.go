@@ -67,8 +67,27 @@ func (p problem) format(file string) string {
 	return b.String()
 }
 
-// fileKeys are the keys of a link entry, in the order errors list them.
-var fileKeys = []string{"name", "netns", "mode", "local", "discovery", "dev", "gateway_port", "relay_port", "max_tunnels", "master", "mtu", "up"}
+// fileOnlyKeys are the keys of a link entry that are not add keywords, with
+// the value each takes.
+var fileOnlyKeys = []struct{ name, value string }{
+	{"name", "the link's name, such as amtg"},
+	{"netns", "a namespace name (ip netns add NAME) or path; leave the key out for the current one"},
+}
+
+// fileKeys are the keys of a link entry, in the order errors list them:
+// fileOnlyKeys, then add's keywords as listed.
+var fileKeys = func() []string {
+	var keys []string
+	for _, k := range fileOnlyKeys {
+		keys = append(keys, k.name)
+	}
+	for _, k := range listed {
+		if !k.pasteOnly {
+			keys = append(keys, k.name)
+		}
+	}
+	return keys
+}()
 
 // yamlLine matches the line number yaml.v3 puts in its syntax errors.
 // It is compiled on first use: every amtctl command would pay for it at
@@ -192,13 +211,15 @@ func isFileKey(k string) bool {
 	return false
 }
 
+// fileValueHelp describes the value of key in a file: add's words, except
+// that up is a boolean there.
 func fileValueHelp(key string) string {
-	switch key {
-	case "name":
-		return "the link's name, such as amtg"
-	case "netns":
-		return "a namespace name (ip netns add NAME) or path; leave the key out for the current one"
-	case "up":
+	for _, k := range fileOnlyKeys {
+		if k.name == key {
+			return k.value
+		}
+	}
+	if key == "up" {
 		return "true or false"
 	}
 	if k := lookupKeyword(key); k != nil {
@@ -214,7 +235,7 @@ func (l *fileLink) set(key string, v *yaml.Node) error {
 	case "name":
 		// Stored by parseFileLink. Unlike on add's command line, a name
 		// that is also a keyword ("up") is unambiguous here.
-		return checkDevName("name", v.Value)
+		return amtlink.CheckName("name", v.Value)
 	case "netns":
 		if v.Value == "" {
 			return &ifla.FieldError{Field: "netns", Reason: "empty", Fix: "name a namespace (ip netns add NAME) or leave the key out for the current one"}
@@ -237,8 +258,6 @@ func (l *fileLink) set(key string, v *yaml.Node) error {
 		if m == "" {
 			return nil // no master: detach
 		}
-	case "mtu":
-		// parseMTU below; the key's value is the same as add's.
 	}
 	k := lookupKeyword(key)
 	if k == nil {
@@ -247,27 +266,19 @@ func (l *fileLink) set(key string, v *yaml.Node) error {
 	return k.set(s, v.Value)
 }
 
-// required reports the keys every link needs, with the add grammar's words.
+// required reports the keys the link needs (amtlink.Spec.Missing) that the
+// file does not give; a key given with a bad value is reported already.
 func (l *fileLink) required(i int) []problem {
 	var probs []problem
-	miss := func(key, what string) {
-		probs = append(probs, problem{line: l.line, link: l.label(i), msg: fmt.Sprintf("%q is required: %s", key, what)})
-	}
-	s := l.spec
-	if !l.has("name") {
-		miss("name", "the link's name, such as amtg")
-	}
-	if !l.has("mode") {
-		miss("mode", "gateway or relay")
-	}
-	if !l.has("local") {
-		miss("local", "this host's IPv4 address the tunnel uses, such as 192.0.2.1")
-	}
-	if !l.has("dev") {
-		miss("dev", "the device the tunnel runs over, such as eth0")
-	}
-	if l.has("mode") && s.AMT.Mode != nil && *s.AMT.Mode == ifla.ModeGateway && !l.has("discovery") {
-		miss("discovery", "a gateway needs the relay's IPv4 address, such as 192.0.2.1")
+	for _, key := range l.spec.Missing() {
+		if l.has(key) {
+			continue
+		}
+		need, onlyFor := needOf(key)
+		if onlyFor != "" {
+			need = "a " + onlyFor + " needs " + need
+		}
+		probs = append(probs, problem{line: l.line, link: l.label(i), msg: fmt.Sprintf("%q is required: %s", key, need)})
 	}
 	return probs
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,9 +10,11 @@ import (
 	"github.com/amtctl/amtctl/pkg/amtlink"
 )
 
-// Backend is what the commands need from the kernel side. *amtlink.Client
-// satisfies it (wrapped by [OpenAMTLink] so that Close also releases the
-// namespace reference).
+// Backend is what the commands need from the kernel side, all of it: a
+// command never looks for an optional capability. *amtlink.Client
+// satisfies it, wrapped by [OpenAMTLink] so that Close also releases the
+// namespace reference and devices come as Interfaces. A Backend that cannot
+// do something (a fake in a test) returns an error that says so.
 type Backend interface {
 	// Create validates s and creates the link, returning it as read back.
 	Create(s amtlink.Spec) (*amtlink.Link, error)
@@ -25,6 +28,19 @@ type Backend interface {
 	List() ([]amtlink.Link, error)
 	// Delete removes the amt link called name.
 	Delete(name string) error
+	// Set changes the generic attributes in ch of the amt link called
+	// name in place and returns the link as read back.
+	Set(name string, ch amtlink.Change) (*amtlink.Link, error)
+	// Watch reports link events to fn until ctx ends or fn fails, as
+	// amtlink.Client's Watch does.
+	Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error
+	// Interfaces lists every device of the namespace with its addresses,
+	// for add's warnings and the completion of device names.
+	Interfaces() ([]Interface, error)
+	// Interface returns the device called name with its addresses, at a
+	// cost that does not grow with the number of devices;
+	// errors.Is(err, os.ErrNotExist) when there is none.
+	Interface(name string) (*Interface, error)
 	// Close releases the backend.
 	Close() error
 }
@@ -35,18 +51,6 @@ type Interface struct {
 	Name  string
 	Up    bool         // IFF_UP is set
 	Addrs []netip.Addr // addresses assigned to the device
-}
-
-// Inspector is optionally implemented by a Backend that can list the devices
-// of its namespace. Without it, amtctl skips the advisory warnings about the
-// lower device and completes no device names.
-type Inspector interface {
-	// Interfaces lists every device of the namespace with its addresses.
-	Interfaces() ([]Interface, error)
-	// Interface returns the device called name with its addresses, at a
-	// cost that does not grow with the number of devices;
-	// errors.Is(err, os.ErrNotExist) when there is none.
-	Interface(name string) (*Interface, error)
 }
 
 // Opener returns a Backend for the network namespace netns: "" means the
@@ -98,7 +102,7 @@ func (b *amtlinkBackend) Close() error {
 	return err
 }
 
-// Interfaces implements Inspector with amtlink's Devices: one link dump and
+// Interfaces implements Backend with amtlink's Devices: one link dump and
 // one address dump in the backend's namespace, so add's warnings and the
 // completion of dev and master work with -n too.
 func (b *amtlinkBackend) Interfaces() ([]Interface, error) {
@@ -113,7 +117,7 @@ func (b *amtlinkBackend) Interfaces() ([]Interface, error) {
 	return out, nil
 }
 
-// Interface implements Inspector with amtlink's Device: one link lookup and
+// Interface implements Backend with amtlink's Device: one link lookup and
 // one address dump of that device, so that add's warnings cost the same
 // among ten devices or ten thousand.
 func (b *amtlinkBackend) Interface(name string) (*Interface, error) {
@@ -133,7 +137,7 @@ func toInterface(d *amtlink.Device) Interface {
 	return it
 }
 
-// findInterface looks name up in the list list returns, for an Inspector
+// findInterface looks name up in the list list returns, for a Backend
 // whose list is at hand anyway.
 func findInterface(list func() ([]Interface, error), name string) (*Interface, error) {
 	ifs, err := list()

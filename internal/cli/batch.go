@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -86,9 +85,9 @@ func batchArgs(args []string) []string {
 }
 
 // sharedBackend hands the same Backend to every line of a batch: Close is a
-// no-op until the batch ends. The optional interfaces are passed through;
-// the device list for add's warnings is read once per namespace, since a
-// batch of adds would otherwise dump every device and address per line.
+// no-op until the batch ends. Every other method is the Backend's, except
+// that the device list for add's warnings is read once per namespace, since
+// a batch of adds would otherwise dump every device and address per line.
 type sharedBackend struct {
 	Backend
 	ifs    []Interface
@@ -101,11 +100,7 @@ func (s *sharedBackend) Close() error { return nil }
 func (s *sharedBackend) Interfaces() ([]Interface, error) {
 	if !s.read {
 		s.read = true
-		if in, ok := s.Backend.(Inspector); ok {
-			s.ifs, s.ifsErr = in.Interfaces()
-		} else {
-			s.ifsErr = errNoInspect
-		}
+		s.ifs, s.ifsErr = s.Backend.Interfaces()
 	}
 	return s.ifs, s.ifsErr
 }
@@ -114,14 +109,6 @@ func (s *sharedBackend) Interfaces() ([]Interface, error) {
 // Interfaces): for a batch of adds one dump beats a lookup per line.
 func (s *sharedBackend) Interface(name string) (*Interface, error) {
 	return findInterface(s.Interfaces, name)
-}
-
-func (s *sharedBackend) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
-	st, ok := s.Backend.(linkSetter)
-	if !ok {
-		return nil, errors.New("amtctl: this backend cannot change links in place")
-	}
-	return st.Set(name, ch)
 }
 
 // nsCache opens each namespace once for a whole batch.
@@ -188,26 +175,23 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 	var tree *cobra.Command
 	lineTree := func() *cobra.Command {
 		if tree == nil {
-			tree = NewRootCommand(cache.get)
-			// Shell completion makes no sense in a batch.
-			tree.CompletionOptions.DisableDefaultCmd = true
+			tree = newRootCommand(cache.get, o.hooks)
 		}
 		return tree
 	}
+	// The global flags given before -batch, for every line: as words for
+	// the lines that go through the tree, and as options for those that
+	// skip it (the plain add and del lines a large batch is made of: see
+	// quickLine). Both come from the flags themselves, so a new global flag
+	// needs nothing here.
 	var global []string
-	if o.netns != "" {
-		global = append(global, "--netns", o.netns)
-	}
-	if o.json {
-		global = append(global, "--json")
-	}
-	if o.pretty {
-		global = append(global, "--pretty")
-	}
-
-	// The plain add and del lines a large batch is made of skip the
-	// command tree: see quickLine.
-	lineOpts := &options{netns: o.netns, json: o.json, pretty: o.pretty, open: cache.get}
+	c.Root().PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed { // Visit would see none: cobra parses a merged set
+			global = append(global, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	lineOpts := *o
+	lineOpts.open = cache.get
 
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -245,9 +229,6 @@ func (o *options) runBatch(c *cobra.Command, bo *batchOptions) (err error) {
 	return nil
 }
 
-// batchQuick enables quickLine; tests turn it off to compare the two paths.
-var batchQuick = true
-
 // quickLine runs a batch line of the form "add NAME ..." or "del NAME" (no
 // flags, no help) with the parser and run function the add and del
 // commands use, and the batch's global flags in o, without the command
@@ -256,7 +237,7 @@ var batchQuick = true
 // nothing, for any other line, which then goes through the tree.
 // TestBatchQuickLineSameAsTree runs lines both ways.
 func (o *options) quickLine(c *cobra.Command, words []string) (bool, error) {
-	if !batchQuick || len(words) < 2 || strings.HasPrefix(words[1], "-") {
+	if o.noQuick || len(words) < 2 || strings.HasPrefix(words[1], "-") {
 		return false, nil
 	}
 	switch words[0] {
@@ -283,12 +264,18 @@ func (o *options) quickLine(c *cobra.Command, words []string) (bool, error) {
 // was most of amtctl's own cost per line; instead every flag the previous
 // line set is put back to its default first.
 func (o *options) runBatchLine(c, tree *cobra.Command, args []string) error {
-	for _, a := range batchArgs(args) {
-		if a == "--batch" || a == "-b" || strings.HasPrefix(a, "--batch=") {
+	bargs := batchArgs(args)
+	for i := 0; i < len(bargs); i++ {
+		switch a := bargs[i]; {
+		case a == "--batch" || a == "-b" || strings.HasPrefix(a, "--batch="):
 			return usagef("-batch inside a batch file; run the other file as its own batch")
-		}
-		if !strings.HasPrefix(a, "-") {
-			break
+		case a == "-n" || a == "--netns":
+			i++ // its value
+		case !strings.HasPrefix(a, "-"):
+			if why, ok := notInBatch[a]; ok {
+				return usagef("%q cannot run in a batch: %s", a, why)
+			}
+			i = len(bargs) // the command: the rest is its own
 		}
 	}
 	if err := resetFlags(tree); err != nil {
@@ -299,6 +286,14 @@ func (o *options) runBatchLine(c, tree *cobra.Command, args []string) error {
 	tree.SetErr(c.ErrOrStderr())
 	tree.SetIn(c.InOrStdin())
 	return tree.Execute()
+}
+
+// notInBatch are the commands a batch refuses, and why; every other
+// command runs in a batch as on the command line.
+var notInBatch = map[string]string{
+	"completion":       `it writes a shell script; run "amtctl completion SHELL" on its own`,
+	"__complete":       "it answers the shell's completion, which never comes from a batch",
+	"__completeNoDesc": "it answers the shell's completion, which never comes from a batch",
 }
 
 // resetFlags puts every flag of c and its subcommands that a previous run

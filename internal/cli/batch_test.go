@@ -17,6 +17,7 @@ del amtr2
 `
 
 func TestBatchOneBackendPerNamespace(t *testing.T) {
+	t.Parallel()
 	cur, gw := newFake(), newFake()
 	m := multiFake{"": cur, "gw": gw}
 	for _, flag := range []string{"-batch", "--batch", "-b"} {
@@ -43,6 +44,7 @@ func TestBatchOneBackendPerNamespace(t *testing.T) {
 }
 
 func TestBatchGlobalFlagsApplyToEveryLine(t *testing.T) {
+	t.Parallel()
 	gw := newFake()
 	code, out, errOut := runWith(t, multiFake{"gw": gw}.open, "add amtr mode relay local 10.0.0.1 dev eth0\nshow\n", "-n", "gw", "-j", "-batch", "-")
 	if code != 0 || errOut != "" || !strings.HasPrefix(out, `[{"ifindex"`) || gw.find("amtr") < 0 {
@@ -51,6 +53,7 @@ func TestBatchGlobalFlagsApplyToEveryLine(t *testing.T) {
 }
 
 func TestBatchStopsAtFirstFailure(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	in := "add amta mode relay local 10.0.0.1 dev eth0\n\n# comment\nadd amtb mode relay local 10.0.0.300 dev eth0\nadd amtc mode relay local 10.0.0.1 dev eth0\n"
 	code, _, errOut := runWith(t, f.open, in, "-batch", "-")
@@ -67,6 +70,7 @@ func TestBatchStopsAtFirstFailure(t *testing.T) {
 }
 
 func TestBatchForceGoesOn(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	in := "add amta mode relay local 10.0.0.1 dev eth0\nadd amta mode relay local 10.0.0.1 dev eth0\nfrobnicate\nadd amtc mode relay local 10.0.0.1 dev eth0 relay_port 2300\nadd \"amtd mode relay\n"
 	code, _, errOut := runWith(t, f.open, in, "-force", "-batch", "-")
@@ -90,6 +94,7 @@ func TestBatchForceGoesOn(t *testing.T) {
 }
 
 func TestBatchErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		in   string
@@ -116,6 +121,7 @@ func TestBatchErrors(t *testing.T) {
 }
 
 func TestSplitBatchLine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want []string
@@ -136,6 +142,7 @@ func TestSplitBatchLine(t *testing.T) {
 }
 
 func TestBatchArgs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want []string }{
 		{[]string{"-batch", "f", "-force"}, []string{"--batch", "f", "--force"}},
 		{[]string{"-n", "-batch", "-batch", "f"}, []string{"-n", "-batch", "--batch", "f"}},
@@ -150,6 +157,7 @@ func TestBatchArgs(t *testing.T) {
 // TestBatchFlagsDoNotLeak checks that a flag one line sets is back to its
 // default on the next: the lines share one command tree.
 func TestBatchFlagsDoNotLeak(t *testing.T) {
+	t.Parallel()
 	cur, gw := newFake(), newFake()
 	m := multiFake{"": cur, "gw": gw}
 	file := writeFile(t, "l.yaml", "links:\n  - {name: amtn, mode: relay, local: 10.0.0.1, dev: eth0, relay_port: 2300}\n")
@@ -181,6 +189,7 @@ func TestBatchFlagsDoNotLeak(t *testing.T) {
 // per namespace and answers every line's warnings from it, instead of one
 // device lookup per line.
 func TestBatchWarningsFromOneList(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	in := "add amt1 mode relay local 10.0.0.9 dev veth0\nadd amt2 mode relay local 10.0.0.9 dev veth0 relay_port 3000\n"
 	code, out, errOut := runWith(t, f.open, in, "-batch", "-")
@@ -199,6 +208,7 @@ func TestBatchWarningsFromOneList(t *testing.T) {
 // through the command tree and wants the same output, exit status,
 // backend calls and links from both.
 func TestBatchQuickLineSameAsTree(t *testing.T) {
+	t.Parallel()
 	lines := []string{
 		"add amtr mode relay local 10.0.0.1 dev eth0",
 		"add amtr mode relay local 10.0.0.1 dev eth0 relay_port 2300 max_tunnels 4 mtu 1400 master br0 up",
@@ -230,11 +240,9 @@ func TestBatchQuickLineSameAsTree(t *testing.T) {
 				Deletes     []string
 			}
 			runOnce := func(quick bool) result {
-				batchQuick = quick
-				defer func() { batchQuick = true }()
 				m := multiFake{"": newFake(), "gw": newFake()}
 				args := append(append([]string(nil), global...), "-force", "-batch", "-")
-				code, out, errOut := runWith(t, m.open, in, args...)
+				code, out, errOut := runWithHooks(t, m.open, hooks{noQuick: !quick}, in, args...)
 				f := m[""]
 				if len(global) > 0 && global[0] == "-n" {
 					f = m["gw"]
@@ -295,4 +303,33 @@ func FuzzSplitBatchLine(f *testing.F) {
 			t.Fatalf("splitBatchLine(%q) = %q, %v; the reference gives %q, %v", line, got, gerr, want, werr)
 		}
 	})
+}
+
+// TestBatchMonitor: monitor runs in a batch as on the command line; the
+// shared backend passes Watch through like every other method.
+func TestBatchMonitor(t *testing.T) {
+	t.Parallel()
+	w := &watchFake{fake: newFake(), events: sampleEvents()[:2]}
+	code, out, errOut := runWith(t, w.open, "monitor\n", "-batch", "-")
+	if code != 0 || out != "created amtg gateway local 10.0.0.2 dev veth-g\ncreated amtr relay local 10.0.0.1 dev veth-r\n" {
+		t.Errorf("code %d stdout %q stderr %q; want 0 and the two events", code, out, errOut)
+	}
+}
+
+// TestBatchRefuses: the commands that make no sense in a batch are refused
+// with one line naming them, and the batch goes on with -force.
+func TestBatchRefuses(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{"completion bash", "-n gw completion zsh", "__complete add ''", "-j -batch other.txt"} {
+		f := newFake()
+		code, out, errOut := runWith(t, multiFake{"": f, "gw": newFake()}.open, line+"\nadd amtr mode relay local 10.0.0.1 dev eth0\n", "-force", "-batch", "-")
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != ExitError || out != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "amtctl: line 1: ") ||
+			!(strings.Contains(lines[0], "cannot run in a batch") || strings.Contains(lines[0], "-batch inside a batch file")) {
+			t.Errorf("line %q: code %d stdout %q stderr %q; want 1 and one line refusing it", line, code, out, errOut)
+		}
+		if f.find("amtr") < 0 {
+			t.Errorf("line %q: the next line did not run", line)
+		}
+	}
 }

@@ -10,18 +10,19 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 func TestAddRelay(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, errOut := run(t, f, "add", "amtr", "mode", "relay", "local", "10.0.0.1", "dev", "eth0",
 		"relay_port", "2270", "gateway_port", "2271", "max_tunnels", "64", "mtu", "1400", "master", "br0", "up")
@@ -47,6 +48,7 @@ func TestAddRelay(t *testing.T) {
 }
 
 func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	// An "ip link add" line pastes unchanged, "type amt" included.
 	code, _, errOut := run(t, f, "-n", "gw", "add", "amtg", "type", "amt", "mode", "gateway", "local", "10.0.0.2",
@@ -66,6 +68,7 @@ func TestAddGatewayInNamespaceAsIPRoute2Typed(t *testing.T) {
 }
 
 func TestAddJSONPrintsCreatedLink(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, _ := run(t, f, "-j", "add", "amtr", "mode", "relay", "local", "10.0.0.1", "dev", "eth0")
 	if code != 0 {
@@ -81,6 +84,7 @@ func TestAddJSONPrintsCreatedLink(t *testing.T) {
 }
 
 func TestAddWarnings(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, errOut := run(t, f, "add", "amtr", "mode", "relay", "local", "10.0.0.9", "dev", "veth0")
 	if code != 0 || out != "" {
@@ -101,6 +105,7 @@ func TestAddWarnings(t *testing.T) {
 }
 
 func TestAddHelp(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"add", "--help"}, {"add", "amtr", "mode", "relay", "help"}, {"add", "help"}} {
 		f := newFake()
 		code, out, errOut := run(t, f, args...)
@@ -114,6 +119,7 @@ func TestAddHelp(t *testing.T) {
 }
 
 func TestShowTableGolden(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	for _, args := range [][]string{{"show"}, {"list"}, {"ls"}} {
@@ -126,6 +132,7 @@ func TestShowTableGolden(t *testing.T) {
 }
 
 func TestShowEmptyIsHeaderOnly(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := run(t, newFake(), "show")
 	if code != 0 || errOut != "" {
 		t.Fatalf("code %d stderr %q", code, errOut)
@@ -140,6 +147,7 @@ func TestShowEmptyIsHeaderOnly(t *testing.T) {
 }
 
 func TestShowJSONGolden(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	_, out, _ := run(t, f, "show", "-j")
@@ -153,6 +161,7 @@ func TestShowJSONGolden(t *testing.T) {
 // TestShowJSONKeysAndTypes checks the contract with iproute2's amt_print_opt:
 // which keys exist, and which are JSON strings and which numbers.
 func TestShowJSONKeysAndTypes(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	_, out, _ := run(t, f, "show", "-j")
@@ -221,7 +230,8 @@ func TestShowJSONKeysAndTypes(t *testing.T) {
 }
 
 func TestFlagNames(t *testing.T) {
-	if diff := cmp.Diff([]string{"LOOPBACK", "UP", "LOWER_UP", "80000000"}, flagNames(unix.IFF_LOOPBACK|unix.IFF_UP|unix.IFF_RUNNING|unix.IFF_LOWER_UP|0x80000000)); diff != "" {
+	t.Parallel()
+	if diff := cmp.Diff([]string{"LOOPBACK", "UP", "LOWER_UP", "80000000"}, flagNames(iffLoopback|iffUp|iffRunning|iffLowerUp|0x80000000)); diff != "" {
 		t.Error(diff)
 	}
 	if got := flagNames(0); got == nil || len(got) != 0 {
@@ -230,6 +240,7 @@ func TestFlagNames(t *testing.T) {
 }
 
 func TestShowOneAndDelete(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	code, out, _ := run(t, f, "show", "amtr")
@@ -254,6 +265,7 @@ func TestShowOneAndDelete(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	code, out, _ := run(t, newFake(), "version")
 	if code != 0 || !strings.HasPrefix(out, "amtctl ") {
 		t.Errorf("version: code %d %q", code, out)
@@ -270,15 +282,13 @@ func TestVersion(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, n := range []string{"gw", "relay"} {
 		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old := netnsDir
-	netnsDir = dir
-	t.Cleanup(func() { netnsDir = old })
 
 	for _, tc := range []struct {
 		args []string
@@ -299,7 +309,7 @@ func TestCompletion(t *testing.T) {
 	} {
 		f := newFake()
 		f.links = sampleLinks()
-		code, out, errOut := run(t, f, append([]string{"__complete"}, tc.args...)...)
+		code, out, errOut := runHooked(t, f, hooks{netnsDir: dir}, append([]string{"__complete"}, tc.args...)...)
 		if code != 0 {
 			t.Errorf("complete %q: code %d stderr %q", tc.args, code, errOut)
 			continue
@@ -424,13 +434,13 @@ var badInputs = []badInput{
 		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: amtlink.ErrNoDriver}
 	}, code: 1, want: []string{"no AMT driver", "modprobe amt"}},
 	{name: "permission denied", args: relay(), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EPERM}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: syscall.EPERM}
 	}, code: 1, want: []string{"permission denied", "CAP_NET_ADMIN"}},
 	{name: "port in use", args: relay("up"), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: unix.EADDRINUSE}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Err: syscall.EADDRINUSE}
 	}, code: 1, want: []string{"UDP port 2268 is already in use", "relay_port N"}},
 	{name: "kernel extack", args: relay(), setup: func(f *fake) {
-		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Message: "Invalid stream device type", Err: unix.EINVAL}
+		f.createErr = &amtlink.Error{Op: "create", Name: "amtr", Message: "Invalid stream device type", Err: syscall.EINVAL}
 	}, code: 1, want: []string{"create amtr: kernel: Invalid stream device type"}},
 	{name: "no such namespace", args: append([]string{"-n", "nope"}, relay()...), setup: func(f *fake) {
 		f.openErr = fmt.Errorf(`network namespace "nope" not found (ip netns add nope?): %w`, os.ErrNotExist)
@@ -441,16 +451,18 @@ var badInputs = []badInput{
 		f.deleteErr = &amtlink.Error{Op: "delete", Name: "eth0", Err: amtlink.ErrNotAMT}
 	}, code: 1, want: []string{"eth0 is not an amt link"}},
 	{name: "list fails", args: words("show"), setup: func(f *fake) {
-		f.listErr = &amtlink.Error{Op: "list", Err: unix.EPERM}
+		f.listErr = &amtlink.Error{Op: "list", Err: syscall.EPERM}
 	}, code: 1, want: []string{"list: permission denied", "CAP_NET_ADMIN"}},
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	if len(badInputs) < 40 {
 		t.Fatalf("only %d bad-input cases", len(badInputs))
 	}
 	for _, tc := range badInputs {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			if tc.setup != nil {
 				tc.setup(f)
@@ -491,6 +503,7 @@ func checkOneLine(t *testing.T, stderr string, want []string) {
 }
 
 func TestExitCodeOfWrappedErrors(t *testing.T) {
+	t.Parallel()
 	fe := &ifla.FieldError{Field: "local", Reason: "x"}
 	for _, tc := range []struct {
 		err  error

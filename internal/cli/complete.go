@@ -8,12 +8,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// netnsDir is where "ip netns add" bind-mounts named namespaces.
-var netnsDir = "/run/netns"
-
 // completeNetNS completes -n with the names in /run/netns.
-func completeNetNS(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	ents, err := os.ReadDir(netnsDir)
+func (o *options) completeNetNS(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	dir := o.netnsDir
+	if dir == "" {
+		dir = "/run/netns"
+	}
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -42,25 +43,20 @@ func (o *options) completeAdd(_ *cobra.Command, args []string, toComplete string
 		}
 		if k := lookupKeyword(w); k != nil {
 			used[w] = true
-			if k.value != "" {
+			if k.arg != "" {
 				pending = k
 			}
 		}
 	}
 	if pending != nil {
-		switch pending.name {
-		case "mode":
-			return filterPrefix([]string{"gateway", "relay"}, toComplete), cobra.ShellCompDirectiveNoFileComp
-		case "type":
-			return filterPrefix([]string{"amt"}, toComplete), cobra.ShellCompDirectiveNoFileComp
-		case "dev", "master":
-			return filterPrefix(o.deviceNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		if pending.values == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp // a free value: address, port, number
 		}
-		return nil, cobra.ShellCompDirectiveNoFileComp // a free value: address, port, number
+		return filterPrefix(pending.values(o), toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 	var rest []string
 	for _, k := range addKeywords {
-		if !used[k.name] && k.name != "type" {
+		if !used[k.name] && !k.pasteOnly {
 			rest = append(rest, k.name)
 		}
 	}
@@ -89,19 +85,15 @@ func (o *options) completeLinkNames(_ *cobra.Command, args []string, toComplete 
 	return filterPrefix(names, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
-// deviceNames lists the devices of the namespace when the backend can
-// (see Inspector).
+// deviceNames lists the devices of the namespace, or none when the backend
+// cannot.
 func (o *options) deviceNames() []string {
 	b, err := o.open(o.netns)
 	if err != nil {
 		return nil
 	}
 	defer b.Close()
-	in, ok := b.(Inspector)
-	if !ok {
-		return nil
-	}
-	ifs, err := in.Interfaces()
+	ifs, err := b.Interfaces()
 	if err != nil {
 		return nil
 	}

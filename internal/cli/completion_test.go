@@ -8,6 +8,7 @@ import (
 // TestCompletionScripts checks cobra's generator is reachable for each shell
 // and that apply -f completes YAML and JSON files.
 func TestCompletionScripts(t *testing.T) {
+	t.Parallel()
 	for shell, want := range map[string]string{
 		"bash": "# bash completion V2 for amtctl",
 		"zsh":  "#compdef amtctl",

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"os"
+	"syscall"
+
 	"errors"
 	"fmt"
+	"github.com/amtctl/amtctl/pkg/amtlink"
 	"strings"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -14,8 +18,6 @@ const (
 	ExitError = 1 // well-formed request that failed
 	ExitUsage = 2 // bad command line; nothing was sent to the kernel
 )
-
-var errNoInspect = errors.New("amtctl: device listing is only available in the current network namespace")
 
 // usageError is a bad command line: exit status 2, nothing sent.
 type usageError struct{ msg string }
@@ -87,4 +89,84 @@ func oneLine(err error) string {
 		}
 	}
 	return strings.TrimPrefix(strings.Join(parts, "; "), "amtctl: ")
+}
+
+// failure is what a command was doing when amtlink failed: the context
+// [failure.error] needs to word the error as the user's one line.
+type failure struct {
+	// op is the operation as the line names it: "add", "set", "create",
+	// "replace (re-create)", "list"; "" for show NAME and del NAME, whose
+	// lines name only the link.
+	op    string
+	name  string // the link; "" for a list
+	netns string // the namespace as given (-n or the file); "" for the current one
+	shown string // the namespace as apply's lines name it after the link; "" for none
+	// planned is set for apply's changes, planned from the list of amt
+	// links: an existing name is then a link of another kind.
+	planned bool
+	spec    *amtlink.Spec   // creating: the link asked for
+	ch      *amtlink.Change // set: the change asked for
+}
+
+// error turns err, returned by amtlink for f, into the one line amtctl
+// prints, with a fix. It decides by errors.Is categories only, never by the
+// text; an error it has no words for keeps amtlink's, which names the
+// operation, the link and the kernel's reason.
+func (f failure) error(err error) error {
+	lead := strings.TrimSpace(f.op+" "+f.name+nsSuffix(f.shown)) + ": "
+	where := "this network namespace"
+	if f.netns != "" {
+		where = fmt.Sprintf("network namespace %q", f.netns)
+	}
+	master := ""
+	if f.spec != nil {
+		master = f.spec.Master
+	} else if f.ch != nil && f.ch.Master != nil {
+		master = *f.ch.Master
+	}
+	switch {
+	case errors.Is(err, amtlink.ErrNoDriver):
+		return runErrf(`%skernel has no AMT driver; load it with "modprobe amt" (or build with CONFIG_AMT)`, lead)
+	case errors.Is(err, amtlink.ErrNotAMT) && f.ch != nil:
+		return runErrf("%s%s is not an amt link; amtctl set changes amt links only (use ip link set for others)", lead, f.name)
+	case errors.Is(err, amtlink.ErrNotAMT):
+		return runErrf("%s is not an amt link; amtctl only touches amt links (see amtctl show)", f.name)
+	case errors.Is(err, os.ErrPermission):
+		return runErrf("%spermission denied; run as root or with CAP_NET_ADMIN", lead)
+	case f.spec != nil && errors.Is(err, syscall.EADDRINUSE):
+		// The kernel binds the link's UDP socket when it goes up; another
+		// amt link (or anything else) in the namespace holds the port.
+		port := ifla.DefaultPort
+		if f.spec.AMT.RelayPort != nil {
+			port = *f.spec.AMT.RelayPort
+		}
+		return runErrf(`%sUDP port %d is already in use in %s (another amt link?); give this link other ports (relay_port N, and gateway_port N for a gateway) or its own namespace, or leave out "up"`, lead, port, where)
+	case f.spec != nil && errors.Is(err, os.ErrExist) && f.planned:
+		return runErrf("%sa link named %q already exists in %s and is not an amt link the file can replace", lead, f.name, where)
+	case f.spec != nil && errors.Is(err, os.ErrExist):
+		return runErrf("%sa link named %q already exists in %s; pick another name or remove it: amtctl del %s", lead, f.name, where, f.name)
+	case f.spec != nil && errors.Is(err, os.ErrNotExist):
+		what := fmt.Sprintf("dev %q", f.spec.Dev)
+		if master != "" {
+			what = fmt.Sprintf("dev %q or master %q", f.spec.Dev, master)
+		}
+		return runErrf("%s%s not found in %s; check the device names (ip link show)", lead, what, where)
+	case f.ch != nil && errors.Is(err, os.ErrNotExist) && master != "":
+		return runErrf("%slink %q or master %q not found in %s; check the names (amtctl show, ip link show)", lead, f.name, master, where)
+	case f.ch != nil && errors.Is(err, os.ErrNotExist):
+		return runErrf("%sno amt link %q in %s; see amtctl show", lead, f.name, where)
+	case f.ch != nil && master != "" && errors.Is(err, amtlink.ErrNotSupported):
+		return runErrf("%smaster %q cannot take ports (%v); use a bridge, bond or VRF", lead, master, err)
+	case f.op == "" && errors.Is(err, os.ErrNotExist):
+		if f.netns != "" {
+			return runErrf("amt link %q not found in network namespace %q", f.name, f.netns)
+		}
+		return runErrf("amt link %q not found", f.name)
+	}
+	var ae *amtlink.Error
+	if errors.As(err, &ae) {
+		// "create amtg: kernel: ..." names the operation and the link.
+		return runErr(fmt.Errorf("%w%s", err, nsSuffix(f.shown)))
+	}
+	return runErr(fmt.Errorf("%s%w", lead, err))
 }

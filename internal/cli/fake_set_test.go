@@ -2,7 +2,7 @@ package cli
 
 import (
 	"github.com/amtctl/amtctl/pkg/amtlink"
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // setCall is one Set call on the fake.
@@ -21,12 +21,12 @@ func (f *fake) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
 	}
 	i := f.find(name)
 	if i < 0 {
-		return nil, &amtlink.Error{Op: "set", Name: name, Err: unix.ENODEV}
+		return nil, &amtlink.Error{Op: "set", Name: name, Err: syscall.ENODEV}
 	}
 	l := &f.links[i]
 	if ch.Master != nil && *ch.Master != "" {
 		if _, ok := f.ifindex(*ch.Master); !ok {
-			return nil, &amtlink.Error{Op: "set", Name: name, Err: unix.ENODEV}
+			return nil, &amtlink.Error{Op: "set", Name: name, Err: syscall.ENODEV}
 		}
 	}
 	if ch.MTU != nil {
@@ -37,9 +37,9 @@ func (f *fake) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
 	}
 	if ch.Up != nil {
 		if *ch.Up {
-			l.Flags |= unix.IFF_UP
+			l.Flags |= iffUp
 		} else {
-			l.Flags &^= unix.IFF_UP
+			l.Flags &^= iffUp
 		}
 	}
 	out := *l

@@ -2,17 +2,20 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
-	"golang.org/x/sys/unix"
 )
 
-// fake is an in-memory Backend and Inspector. It records every call.
+// fake is an in-memory Backend. It records every call. It cannot watch
+// (see watchFake).
 type fake struct {
 	links []amtlink.Link
 	ifs   []Interface
@@ -41,6 +44,11 @@ func (f *fake) open(netns string) (Backend, error) {
 func (f *fake) Close() error { f.closed++; return nil }
 
 func (f *fake) Interfaces() ([]Interface, error) { return f.ifs, nil }
+
+// Watch fails: watchFake (monitor_test.go) is the fake that reports events.
+func (f *fake) Watch(context.Context, amtlink.WatchOptions, func(amtlink.Event) error) error {
+	return errors.New("fake: this backend cannot report link events")
+}
 
 func (f *fake) Interface(name string) (*Interface, error) {
 	f.lookups = append(f.lookups, name)
@@ -80,15 +88,15 @@ func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 		return nil, f.createErr
 	}
 	if f.find(s.Name) >= 0 {
-		return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: unix.EEXIST}
+		return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: syscall.EEXIST}
 	}
 	idx, ok := f.ifindex(s.Dev)
 	if !ok {
-		return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: unix.ENODEV}
+		return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: syscall.ENODEV}
 	}
 	if s.Master != "" {
 		if _, ok := f.ifindex(s.Master); !ok {
-			return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: unix.ENODEV}
+			return nil, &amtlink.Error{Op: "create", Name: s.Name, Err: syscall.ENODEV}
 		}
 	}
 	a := s.AMT
@@ -107,7 +115,7 @@ func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 	}
 	l := amtlink.Link{
 		Index: uint32(100 + len(f.links)), Name: s.Name, MTU: 1476,
-		Flags:     unix.IFF_POINTOPOINT | unix.IFF_NOARP,
+		Flags:     iffPointopoint | iffNoarp,
 		OperState: rtnetlink.OperStateDown, Master: s.Master, LowerName: s.Dev, AMT: a,
 		Stats: &rtnetlink.LinkStats64{},
 	}
@@ -115,7 +123,7 @@ func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 		l.MTU = s.MTU
 	}
 	if s.Up {
-		l.Flags |= unix.IFF_UP | unix.IFF_RUNNING | unix.IFF_LOWER_UP
+		l.Flags |= iffUp | iffRunning | iffLowerUp
 		l.OperState = rtnetlink.OperStateUnknown
 	}
 	f.links = append(f.links, l)
@@ -128,7 +136,7 @@ func (f *fake) Get(name string) (*amtlink.Link, error) {
 	}
 	i := f.find(name)
 	if i < 0 {
-		return nil, &amtlink.Error{Op: "get", Name: name, Err: unix.ENODEV}
+		return nil, &amtlink.Error{Op: "get", Name: name, Err: syscall.ENODEV}
 	}
 	l := f.links[i]
 	return &l, nil
@@ -148,7 +156,7 @@ func (f *fake) Delete(name string) error {
 	}
 	i := f.find(name)
 	if i < 0 {
-		return &amtlink.Error{Op: "delete", Name: name, Err: unix.ENODEV}
+		return &amtlink.Error{Op: "delete", Name: name, Err: syscall.ENODEV}
 	}
 	f.links = append(f.links[:i], f.links[i+1:]...)
 	return nil
@@ -168,8 +176,14 @@ func newFake() *fake {
 // run drives the real command tree against f.
 func run(t *testing.T, f *fake, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runHooked(t, f, hooks{}, args...)
+}
+
+// runHooked is run with test hooks.
+func runHooked(t *testing.T, f *fake, h hooks, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = Execute(NewRootCommand(f.open), args, &out, &errb)
+	code = Execute(newRootCommand(f.open, h), args, &out, &errb)
 	if f.closed != countOpened(f) {
 		t.Errorf("amtctl %q: backend opened %d times, closed %d times", args, countOpened(f), f.closed)
 	}
@@ -192,7 +206,7 @@ func sampleLinks() []amtlink.Link {
 	return []amtlink.Link{
 		{
 			Index: 5, Name: "amtr", MTU: 1476,
-			Flags:     unix.IFF_UP | unix.IFF_RUNNING | unix.IFF_LOWER_UP | unix.IFF_POINTOPOINT | unix.IFF_NOARP,
+			Flags:     iffUp | iffRunning | iffLowerUp | iffPointopoint | iffNoarp,
 			OperState: rtnetlink.OperStateUnknown, LowerName: "veth-r",
 			AMT: ifla.AMT{
 				Mode: ifla.Ptr(ifla.ModeRelay), RelayPort: u16(2268), GatewayPort: u16(2268), Link: u32(2),
@@ -202,7 +216,7 @@ func sampleLinks() []amtlink.Link {
 		},
 		{
 			Index: 6, Name: "amtg", MTU: 1476,
-			Flags:     unix.IFF_POINTOPOINT | unix.IFF_NOARP,
+			Flags:     iffPointopoint | iffNoarp,
 			OperState: rtnetlink.OperStateDown, LowerName: "veth-g",
 			AMT: ifla.AMT{
 				Mode: ifla.Ptr(ifla.ModeGateway), RelayPort: u16(2268), GatewayPort: u16(2269), Link: u32(3),
@@ -212,7 +226,7 @@ func sampleLinks() []amtlink.Link {
 		},
 		{
 			Index: 7, Name: "amtg2", MTU: 1400, Master: "br0",
-			Flags:     unix.IFF_UP | unix.IFF_POINTOPOINT | unix.IFF_NOARP,
+			Flags:     iffUp | iffPointopoint | iffNoarp,
 			OperState: rtnetlink.OperStateUp,
 			AMT: ifla.AMT{
 				Mode: ifla.Ptr(ifla.ModeGateway), RelayPort: u16(2268), GatewayPort: u16(2268), Link: u32(9),

@@ -17,19 +17,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// linkWatcher is implemented by a Backend that can report link events
-// (*amtlink.Client's Watch).
-type linkWatcher interface {
-	Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error
-}
-
 // minInterval is the shortest --interval accepted: polling faster only
 // loads the kernel.
 const minInterval = 10 * time.Millisecond
-
-// monitorReady, when not nil, is called once monitor watches; tests use it
-// to start changing links only then.
-var monitorReady func()
 
 const monitorLong = `Print one line per event on the AMT links of the namespace, until
 interrupted (Ctrl-C, SIGINT or SIGTERM end it with exit status 0):
@@ -93,10 +83,6 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 		return err
 	}
 	defer b.Close()
-	w, ok := b.(linkWatcher)
-	if !ok {
-		return runErrf("monitor: this backend cannot report link events")
-	}
 	out := c.OutOrStdout()
 	where := "this network namespace"
 	if o.netns != "" {
@@ -106,11 +92,11 @@ func (o *options) runMonitor(c *cobra.Command, interval time.Duration) error {
 		// Like tcpdump's "listening on": on stderr, so stdout stays
 		// events only, and a script can wait for it before it acts.
 		fmt.Fprintf(c.ErrOrStderr(), "amtctl: monitoring amt links in %s (gateways' relay polled every %s); stop with Ctrl-C\n", where, interval)
-		if monitorReady != nil {
-			monitorReady()
+		if o.monitorReady != nil {
+			o.monitorReady()
 		}
 	}}
-	err = w.Watch(ctx, opt, func(e amtlink.Event) error {
+	err = b.Watch(ctx, opt, func(e amtlink.Event) error {
 		var err error
 		if o.json {
 			err = writeEventJSON(out, e)

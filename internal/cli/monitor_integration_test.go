@@ -1,3 +1,5 @@
+//go:build linux
+
 package cli
 
 import (
@@ -28,9 +30,6 @@ type runningMonitor struct {
 func startMonitor(t *testing.T, ctx context.Context, args ...string) *runningMonitor {
 	t.Helper()
 	ready := make(chan struct{})
-	old := monitorReady
-	monitorReady = func() { close(ready) }
-	t.Cleanup(func() { monitorReady = old })
 
 	pr, pw := io.Pipe()
 	lines := make(chan string, 64)
@@ -44,7 +43,7 @@ func startMonitor(t *testing.T, ctx context.Context, args ...string) *runningMon
 	done := make(chan int, 1)
 	errb := &bytes.Buffer{}
 	go func() {
-		root := NewRootCommand(OpenAMTLink)
+		root := newRootCommand(OpenAMTLink, hooks{monitorReady: func() { close(ready) }})
 		if ctx != nil {
 			root.SetContext(ctx)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 )
 
 // watchFake is the fake Backend plus Watch: it replays events, then either
@@ -62,8 +60,14 @@ func (w *watchFake) Watch(ctx context.Context, opt amtlink.WatchOptions, fn func
 
 func runWatch(t *testing.T, w *watchFake, args ...string) (int, string, string) {
 	t.Helper()
+	return runWatchHooked(t, w, hooks{}, args...)
+}
+
+// runWatchHooked is runWatch with test hooks.
+func runWatchHooked(t *testing.T, w *watchFake, h hooks, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := Execute(NewRootCommand(w.open), args, &out, &errb)
+	code := Execute(newRootCommand(w.open, h), args, &out, &errb)
 	if w.closed != len(w.opened) {
 		t.Errorf("backend opened %d times, closed %d times", len(w.opened), w.closed)
 	}
@@ -81,7 +85,7 @@ func sampleEvents() []amtlink.Event {
 	relay, gw, gw2 := links[0], links[1], links[2]
 	at := time.Date(2026, 11, 25, 4, 5, 6, 789000000, time.UTC)
 	up := gw
-	up.Flags |= unix.IFF_UP
+	up.Flags |= iffUp
 	a := netip.MustParseAddr
 	return []amtlink.Event{
 		{Type: amtlink.EventCreated, Link: gw, Time: at},
@@ -97,6 +101,7 @@ func sampleEvents() []amtlink.Event {
 }
 
 func TestMonitorText(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "monitor")
 	if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) {
@@ -121,6 +126,7 @@ deleted amtg
 }
 
 func TestMonitorJSON(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake(), events: sampleEvents()}
 	code, out, errOut := runWatch(t, w, "-n", "gw", "monitor", "-j", "--interval", "1s")
 	if code != 0 || errOut != status(`network namespace "gw"`, time.Second) {
@@ -170,36 +176,12 @@ func TestMonitorJSON(t *testing.T) {
 	}
 }
 
-// TestMonitorSignals: SIGINT and SIGTERM end monitor with exit status 0.
-func TestMonitorSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			w := &watchFake{fake: newFake(), events: sampleEvents()[:1], block: true}
-			old := monitorReady
-			t.Cleanup(func() { monitorReady = old })
-			// monitor is listening for the signals by the time Watch
-			// is ready.
-			monitorReady = func() {
-				if err := syscall.Kill(os.Getpid(), sig); err != nil {
-					t.Errorf("kill: %v", err)
-				}
-			}
-			code, out, errOut := runWatch(t, w, "monitor")
-			if code != 0 || errOut != status("this network namespace", 200*time.Millisecond) || out != "created amtg gateway local 10.0.0.2 dev veth-g\n" {
-				t.Errorf("code %d stdout %q stderr %q; want 0, the event, no error", code, out, errOut)
-			}
-			if !w.stopped {
-				t.Errorf("Watch was not stopped through its context")
-			}
-		})
-	}
-}
-
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 
 func TestMonitorErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -211,11 +193,12 @@ func TestMonitorErrors(t *testing.T) {
 		{"interval negative", words("monitor --interval -1s"), nil, 2, []string{"--interval -1s: too short"}},
 		{"interval not a duration", words("monitor --interval fast"), nil, 2, []string{`invalid argument "fast" for "--interval"`}},
 		{"arguments", words("monitor amtg"), nil, 2, []string{`monitor takes no arguments, got "amtg"`}},
-		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EPERM}, 1, []string{"watch: permission denied: needs root or CAP_NET_ADMIN"}},
-		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: unix.EBADF}, 1, []string{"watch: bad file descriptor"}},
+		{"permission", words("monitor"), &amtlink.Error{Op: "watch", Err: syscall.EPERM}, 1, []string{"watch: permission denied: needs root or CAP_NET_ADMIN"}},
+		{"socket fails", words("monitor"), &amtlink.Error{Op: "watch", Err: syscall.EBADF}, 1, []string{"watch: bad file descriptor"}},
 		{"other failure", words("monitor"), errors.New("boom"), 1, []string{"monitor: boom"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := &watchFake{fake: newFake(), err: tc.err}
 			code, out, errOut := runWatch(t, w, tc.args...)
 			if code != tc.code || out != "" {
@@ -243,6 +226,7 @@ func TestMonitorErrors(t *testing.T) {
 }
 
 func TestMonitorHelp(t *testing.T) {
+	t.Parallel()
 	w := &watchFake{fake: newFake()}
 	code, out, _ := runWatch(t, w, "monitor", "--help")
 	for _, s := range []string{"--interval", "default 200ms", "no notification", "relay-discovered NAME ADDR", "SIGTERM"} {

@@ -8,12 +8,28 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// options are the global flags, shared by every subcommand.
+// options are the global flags, shared by every subcommand, with the
+// Opener and the test hooks.
 type options struct {
 	netns  string
 	json   bool
 	pretty bool
 	open   Opener
+	hooks
+}
+
+// hooks let tests watch or steer the commands; NewRootCommand leaves them
+// zero, which is production behaviour. They live on the options, not in
+// package variables, so that tests can run in parallel.
+type hooks struct {
+	// noQuick sends every batch line through the command tree (see
+	// quickLine), so that tests can compare the two paths.
+	noQuick bool
+	// monitorReady, when not nil, is called once monitor watches.
+	monitorReady func()
+	// netnsDir is where named namespaces are looked for to complete -n;
+	// "" means /run/netns, where "ip netns add" bind-mounts them.
+	netnsDir string
 }
 
 // backend opens the Backend for the namespace chosen with -n.
@@ -56,7 +72,12 @@ const rootExample = `  # a relay and a gateway that discovers it
 // NewRootCommand builds the amtctl command tree. open is called at most once
 // per command, after the command line has been fully checked.
 func NewRootCommand(open Opener) *cobra.Command {
-	o := &options{open: open}
+	return newRootCommand(open, hooks{})
+}
+
+// newRootCommand is NewRootCommand with test hooks.
+func newRootCommand(open Opener, h hooks) *cobra.Command {
+	o := &options{open: open, hooks: h}
 	root := &cobra.Command{
 		Use:           "amtctl",
 		Short:         "Create, show and delete Linux AMT tunnel links",
@@ -71,7 +92,7 @@ func NewRootCommand(open Opener) *cobra.Command {
 	pf.StringVarP(&o.netns, "netns", "n", "", "network namespace: a name in /run/netns (as ip netns add) or an absolute path such as /proc/PID/ns/net")
 	pf.BoolVarP(&o.json, "json", "j", false, "print JSON shaped like \"ip -d -s -j link show\"")
 	pf.BoolVarP(&o.pretty, "pretty", "p", false, "indent JSON output (with -j)")
-	_ = root.RegisterFlagCompletionFunc("netns", completeNetNS)
+	_ = root.RegisterFlagCompletionFunc("netns", o.completeNetNS)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef("%v; see \"%s --help\"", err, c.CommandPath())
 	})

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
@@ -11,18 +9,6 @@ import (
 )
 
 const setUsage = "amtctl set NAME [up|down] [mtu N] [master BR|nomaster]"
-
-// setWords are the generic link words set understands, in the order help
-// and errors list them.
-var setWords = []string{"up", "down", "mtu", "master", "nomaster"}
-
-// amtOnlyWords are the add keywords set cannot change: they are AMT
-// attributes (plus the lower device, IFLA_AMT_LINK), fixed at creation
-// because the kernel's AMT driver has no changelink.
-var amtOnlyWords = map[string]bool{
-	"mode": true, "local": true, "discovery": true, "dev": true, "relay_port": true,
-	"gateway_port": true, "max_tunnels": true, "remote": true, "type": true,
-}
 
 // parseSet turns "NAME word [value] ..." into the link name and a Change,
 // checked completely, so that nothing reaches the kernel unless every word
@@ -40,10 +26,10 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 	if isHelp(name) {
 		return "", ch, errHelpKeyword
 	}
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return "", ch, err
 	}
-	if isSetWord(name) || amtOnlyWords[name] {
+	if lookupSetWord(name) != nil || amtOnly(name) {
 		return "", ch, usagef("%q is a set keyword, so the link name is missing; give the name first: %s", name, setUsage)
 	}
 	seen := map[string]string{} // setting -> the word that gave it
@@ -55,62 +41,34 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 		if strings.HasPrefix(w, "-") && len(w) > 1 {
 			return "", ch, usagef("flag %q must come before the link name; write: amtctl %s ... set NAME ...", w, strings.SplitN(w, "=", 2)[0])
 		}
-		if amtOnlyWords[w] {
+		if amtOnly(w) {
 			v := "VALUE"
 			if i+1 < len(args) {
 				v = args[i+1]
 			}
 			return "", ch, noChangelink(name, w, v)
 		}
-		if !isSetWord(w) {
-			return "", ch, usagef("unknown keyword %q for set; expected one of: %s", w, strings.Join(setWords, ", "))
+		sw := lookupSetWord(w)
+		if sw == nil {
+			return "", ch, usagef("unknown keyword %q for set; expected one of: %s", w, setWordNames())
 		}
-		// up/down and master/nomaster are one setting each.
-		key := w
-		switch w {
-		case "down":
-			key = "up"
-		case "nomaster":
-			key = "master"
-		}
-		if prev, dup := seen[key]; dup {
+		if prev, dup := seen[sw.setting]; dup {
 			if prev == w {
 				return "", ch, usagef("%q given twice; give it once", w)
 			}
 			return "", ch, usagef("%q and %q contradict each other; give one of them", prev, w)
 		}
-		seen[key] = w
-		switch w {
-		case "up", "down":
-			up := w == "up"
-			ch.Up = &up
-		case "nomaster":
-			none := ""
-			ch.Master = &none
-		case "mtu", "master":
+		seen[sw.setting] = w
+		v := ""
+		if sw.value != "" {
 			if i+1 >= len(args) {
-				if w == "mtu" {
-					return "", ch, usagef(`"mtu" needs a value: a number from 68 to 65535, such as 1400`)
-				}
-				return "", ch, usagef(`"master" needs a value: a bridge or VRF device name such as br0 (or use "nomaster" to detach)`)
+				return "", ch, usagef("%q needs a value: %s", w, sw.value)
 			}
 			i++
-			v := args[i]
-			if w == "mtu" {
-				n, err := parseMTU(v)
-				if err != nil {
-					return "", ch, err
-				}
-				ch.MTU = &n
-				continue
-			}
-			if err := checkDevName("master", v); err != nil {
-				return "", ch, err
-			}
-			if v == name {
-				return "", ch, usagef("master %q is the link itself; name a bridge or VRF device such as br0", v)
-			}
-			ch.Master = &v
+			v = args[i]
+		}
+		if err := sw.apply(&ch, name, v); err != nil {
+			return "", ch, err
 		}
 	}
 	if ch.IsZero() {
@@ -119,19 +77,10 @@ func parseSet(args []string) (string, amtlink.Change, error) {
 	return name, ch, nil
 }
 
-func isSetWord(w string) bool {
-	for _, s := range setWords {
-		if s == w {
-			return true
-		}
-	}
-	return false
-}
-
 // noChangelink explains why an AMT attribute cannot be set, and how to
 // change it anyway.
 func noChangelink(name, word, value string) error {
-	if word == "remote" {
+	if word == readOnlyWord {
 		return usagef(`"remote" is read-only: a gateway learns its relay through discovery; to use another relay, re-create %s with "discovery ADDR" (amtctl del %s, then amtctl add %s ... discovery ADDR), or change discovery in a file for amtctl apply`, name, name, name)
 	}
 	return usagef(`%q cannot be changed on an existing link: the kernel's AMT driver has no changelink; re-create it: amtctl del %s, then amtctl add %s ... %s %s (its other keywords as before, see amtctl show %s), or change it in a file for amtctl apply, which re-creates the link`, word, name, name, word, value, name)
@@ -184,45 +133,14 @@ func (o *options) runSet(c *cobra.Command, name string, ch amtlink.Change) error
 		return err
 	}
 	defer b.Close()
-	st, ok := b.(linkSetter)
-	if !ok {
-		return runErrf("set %s: this backend cannot change links in place", name)
-	}
-	l, err := st.Set(name, ch)
+	l, err := b.Set(name, ch)
 	if err != nil {
-		return setError(name, ch, o.netns, err)
+		return failure{op: "set", name: name, netns: o.netns, ch: &ch}.error(err)
 	}
 	if o.json && l != nil {
 		return o.printJSON(c, []amtlink.Link{*l})
 	}
 	return nil
-}
-
-// setError turns a Set failure into one line with a fix, by errors.Is
-// categories only.
-func setError(name string, ch amtlink.Change, netns string, err error) error {
-	where := "this network namespace"
-	if netns != "" {
-		where = fmt.Sprintf("network namespace %q", netns)
-	}
-	switch {
-	case errors.Is(err, amtlink.ErrNotAMT):
-		return runErrf("set %s: %s is not an amt link; amtctl set changes amt links only (use ip link set for others)", name, name)
-	case errors.Is(err, os.ErrPermission):
-		return runErrf("set %s: permission denied; run as root or with CAP_NET_ADMIN", name)
-	case errors.Is(err, os.ErrNotExist):
-		if ch.Master != nil && *ch.Master != "" {
-			return runErrf("set %s: link %q or master %q not found in %s; check the names (amtctl show, ip link show)", name, name, *ch.Master, where)
-		}
-		return runErrf("set %s: no amt link %q in %s; see amtctl show", name, name, where)
-	case errors.Is(err, amtlink.ErrNotSupported) && ch.Master != nil && *ch.Master != "":
-		return runErrf("set %s: master %q cannot take ports (%v); use a bridge, bond or VRF", name, *ch.Master, err)
-	}
-	var ae *amtlink.Error
-	if errors.As(err, &ae) {
-		return runErr(err) // names the operation, the link and the kernel's reason
-	}
-	return runErr(fmt.Errorf("set %s: %w", name, err))
 }
 
 // completeSet completes set: amt link names for NAME, device names after
@@ -236,21 +154,16 @@ func (o *options) completeSet(c *cobra.Command, args []string, toComplete string
 	} else if last == "mtu" {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	used := map[string]bool{}
+	used := map[string]bool{} // settings given
 	for _, w := range args[1:] {
-		switch w {
-		case "up", "down":
-			used["up"], used["down"] = true, true
-		case "master", "nomaster":
-			used["master"], used["nomaster"] = true, true
-		default:
-			used[w] = true
+		if sw := lookupSetWord(w); sw != nil {
+			used[sw.setting] = true
 		}
 	}
 	var rest []string
 	for _, w := range setWords {
-		if !used[w] {
-			rest = append(rest, w)
+		if !used[w.setting] {
+			rest = append(rest, w.name)
 		}
 	}
 	return filterPrefix(rest, toComplete), cobra.ShellCompDirectiveNoFileComp

@@ -4,16 +4,17 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/sys/unix"
 )
 
 func TestSet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want amtlink.Change
@@ -46,6 +47,7 @@ func TestSet(t *testing.T) {
 }
 
 func TestSetAppliesAndPrintsJSON(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks()
 	code, out, errOut := run(t, f, words("-n gw -j set amtg up mtu 1300 master br0")...)
@@ -63,12 +65,13 @@ func TestSetAppliesAndPrintsJSON(t *testing.T) {
 		t.Errorf("namespaces opened (-want +got):\n%s", diff)
 	}
 	l := f.links[1]
-	if l.Flags&unix.IFF_UP == 0 || l.MTU != 1300 || l.Master != "br0" {
+	if l.Flags&iffUp == 0 || l.MTU != 1300 || l.Master != "br0" {
 		t.Errorf("fake link after set: %+v", l)
 	}
 }
 
 func TestSetBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -102,6 +105,7 @@ func TestSetBadInput(t *testing.T) {
 		{"missing link", words("-n gw set nope up"), 1, []string{`no amt link "nope" in network namespace "gw"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			f.links = sampleLinks()
 			before := append([]amtlink.Link(nil), f.links...)
@@ -124,6 +128,7 @@ func TestSetBadInput(t *testing.T) {
 }
 
 func TestSetKernelErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -132,16 +137,17 @@ func TestSetKernelErrors(t *testing.T) {
 	}{
 		{"not amt", words("set eth0 up"), &amtlink.Error{Op: "set", Name: "eth0", Err: amtlink.ErrNotAMT},
 			"set eth0: eth0 is not an amt link; amtctl set changes amt links only (use ip link set for others)"},
-		{"permission", words("set amtg up"), &amtlink.Error{Op: "set", Name: "amtg", Err: unix.EPERM},
+		{"permission", words("set amtg up"), &amtlink.Error{Op: "set", Name: "amtg", Err: syscall.EPERM},
 			"set amtg: permission denied; run as root or with CAP_NET_ADMIN"},
-		{"missing master", words("set amtg master br9"), &amtlink.Error{Op: "set", Name: "amtg", Err: unix.ENODEV},
+		{"missing master", words("set amtg master br9"), &amtlink.Error{Op: "set", Name: "amtg", Err: syscall.ENODEV},
 			`set amtg: link "amtg" or master "br9" not found in this network namespace`},
 		{"master takes no ports", words("set amtg master eth0"), &amtlink.Error{Op: "set", Name: "amtg", Err: amtlink.ErrNotSupported},
 			`set amtg: master "eth0" cannot take ports`},
-		{"kernel extack", words("set amtg mtu 9000"), &amtlink.Error{Op: "set", Name: "amtg", Message: "mtu greater than device maximum", Err: unix.EINVAL},
+		{"kernel extack", words("set amtg mtu 9000"), &amtlink.Error{Op: "set", Name: "amtg", Message: "mtu greater than device maximum", Err: syscall.EINVAL},
 			"set amtg: kernel: mtu greater than device maximum (invalid argument)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake()
 			f.links = sampleLinks()
 			f.setErr = tc.err
@@ -155,6 +161,7 @@ func TestSetKernelErrors(t *testing.T) {
 }
 
 func TestSetHelpAndCompletion(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	code, out, _ := run(t, f, "set", "--help")
 	if code != 0 || !strings.Contains(out, "no changelink") || !strings.Contains(out, "amtctl apply") {
@@ -187,6 +194,7 @@ func TestSetHelpAndCompletion(t *testing.T) {
 // TestSetInBatch: set lines in -batch reach the namespace's shared backend,
 // and a refused one names its line.
 func TestSetInBatch(t *testing.T) {
+	t.Parallel()
 	gw := newFake()
 	gw.links = sampleLinks()
 	code, out, errOut := runWith(t, multiFake{"gw": gw}.open, "set amtg up mtu 1400\nset amtg2 nomaster\n", "-n", "gw", "-batch", "-")

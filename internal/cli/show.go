@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -42,7 +40,7 @@ gateway has discovered its relay, exactly as with iproute2.`,
 		ValidArgsFunction: o.completeLinkNames,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				if err := checkDevName("name", args[0]); err != nil {
+				if err := amtlink.CheckName("name", args[0]); err != nil {
 					return err
 				}
 			}
@@ -55,17 +53,13 @@ gateway has discovered its relay, exactly as with iproute2.`,
 			if len(args) == 1 {
 				l, err := b.Get(args[0])
 				if err != nil {
-					return o.linkError(args[0], err)
+					return failure{name: args[0], netns: o.netns}.error(err)
 				}
 				links = []amtlink.Link{*l}
 			} else {
 				links, err = b.List()
 				if err != nil {
-					var ae *amtlink.Error
-					if errors.As(err, &ae) {
-						return runErr(err) // names the operation already
-					}
-					return runErr(fmt.Errorf("list amt links: %w", err))
+					return failure{op: "list", netns: o.netns}.error(err)
 				}
 			}
 			if o.json {
@@ -74,23 +68,6 @@ gateway has discovered its relay, exactly as with iproute2.`,
 			return printTable(c.OutOrStdout(), links)
 		},
 	}
-}
-
-// linkError words a Get or Delete failure about the link called name.
-func (o *options) linkError(name string, err error) error {
-	if errors.Is(err, amtlink.ErrNotAMT) {
-		return runErrf("%s is not an amt link; amtctl only touches amt links (see amtctl show)", name)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		if o.netns != "" {
-			return runErrf("amt link %q not found in network namespace %q", name, o.netns)
-		}
-		return runErrf("amt link %q not found", name)
-	}
-	if errors.Is(err, os.ErrPermission) {
-		return runErrf("%s: permission denied; run as root or with CAP_NET_ADMIN", name)
-	}
-	return runErr(err)
 }
 
 func quoteAll(args []string) string {
@@ -176,7 +153,7 @@ func newDelCommand(o *options) *cobra.Command {
 
 // runDel deletes the AMT link name.
 func (o *options) runDel(name string) error {
-	if err := checkDevName("name", name); err != nil {
+	if err := amtlink.CheckName("name", name); err != nil {
 		return err
 	}
 	b, err := o.backend()
@@ -185,7 +162,7 @@ func (o *options) runDel(name string) error {
 	}
 	defer b.Close()
 	if err := b.Delete(name); err != nil {
-		return o.linkError(name, err)
+		return failure{name: name, netns: o.netns}.error(err)
 	}
 	return nil
 }

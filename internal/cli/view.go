@@ -6,7 +6,6 @@ import (
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
-	"golang.org/x/sys/unix"
 )
 
 // LinkView is one AMT link as amtctl shows it. Its JSON encoding is the
@@ -89,24 +88,24 @@ var linkFlags = []struct {
 	bit  uint32
 	name string
 }{
-	{unix.IFF_LOOPBACK, "LOOPBACK"},
-	{unix.IFF_BROADCAST, "BROADCAST"},
-	{unix.IFF_POINTOPOINT, "POINTOPOINT"},
-	{unix.IFF_MULTICAST, "MULTICAST"},
-	{unix.IFF_NOARP, "NOARP"},
-	{unix.IFF_ALLMULTI, "ALLMULTI"},
-	{unix.IFF_PROMISC, "PROMISC"},
-	{unix.IFF_MASTER, "MASTER"},
-	{unix.IFF_SLAVE, "SLAVE"},
-	{unix.IFF_DEBUG, "DEBUG"},
-	{unix.IFF_DYNAMIC, "DYNAMIC"},
-	{unix.IFF_AUTOMEDIA, "AUTOMEDIA"},
-	{unix.IFF_PORTSEL, "PORTSEL"},
-	{unix.IFF_NOTRAILERS, "NOTRAILERS"},
-	{unix.IFF_UP, "UP"},
-	{unix.IFF_LOWER_UP, "LOWER_UP"},
-	{unix.IFF_DORMANT, "DORMANT"},
-	{unix.IFF_ECHO, "ECHO"},
+	{iffLoopback, "LOOPBACK"},
+	{iffBroadcast, "BROADCAST"},
+	{iffPointopoint, "POINTOPOINT"},
+	{iffMulticast, "MULTICAST"},
+	{iffNoarp, "NOARP"},
+	{iffAllmulti, "ALLMULTI"},
+	{iffPromisc, "PROMISC"},
+	{iffMaster, "MASTER"},
+	{iffSlave, "SLAVE"},
+	{iffDebug, "DEBUG"},
+	{iffDynamic, "DYNAMIC"},
+	{iffAutomedia, "AUTOMEDIA"},
+	{iffPortsel, "PORTSEL"},
+	{iffNotrailers, "NOTRAILERS"},
+	{iffUp, "UP"},
+	{iffLowerUp, "LOWER_UP"},
+	{iffDormant, "DORMANT"},
+	{iffEcho, "ECHO"},
 }
 
 // flagNames renders IFF_* flags as iproute2 does: NO-CARRIER first when the
@@ -114,10 +113,10 @@ var linkFlags = []struct {
 // over as one lower-case hex string.
 func flagNames(flags uint32) []string {
 	out := []string{}
-	if flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING == 0 {
+	if flags&iffUp != 0 && flags&iffRunning == 0 {
 		out = append(out, "NO-CARRIER")
 	}
-	flags &^= unix.IFF_RUNNING
+	flags &^= iffRunning
 	for _, f := range linkFlags {
 		if flags&f.bit != 0 {
 			flags &^= f.bit

@@ -10,48 +10,114 @@ import (
 // ifNameMax is IFNAMSIZ-1: the longest interface name the kernel accepts.
 const ifNameMax = 15
 
-// MTU bounds checked before anything is sent. The kernel checks the exact
-// range of the device (its maximum is the lower device's MTU minus the AMT
+// MinMTU and MaxMTU bound the MTU of an AMT link, checked before anything is
+// sent by Spec.Validate, Set and ParseMTU. The kernel checks the exact range
+// of the device (its maximum is the lower device's MTU minus the AMT
 // headers); these only catch values no AMT link can ever have.
 const (
-	minMTU = 68    // ETH_MIN_MTU, the IPv4 minimum
-	maxMTU = 65535 // ETH_MAX_MTU
+	MinMTU = 68    // ETH_MIN_MTU, the IPv4 minimum
+	MaxMTU = 65535 // ETH_MAX_MTU
 )
 
-// checkIfName applies the kernel's dev_valid_name rules to name, plus a ban
-// on "%", which would make the kernel choose the name itself (amt%d).
+// CheckName applies the kernel's dev_valid_name rules to name, the value
+// given for field ("name", "dev", "master"), plus a ban on "%", which would
+// make the kernel choose the name itself (amt%d). The error, if any, is an
+// *ifla.FieldError naming field. An empty name is "empty": CheckName is for
+// a value someone gave; the checks of a Spec call the same rule and call a
+// name left out "required".
+func CheckName(field, name string) error {
+	if e := nameError(field, name, "empty"); e != nil {
+		return e
+	}
+	return nil
+}
+
+// checkIfName is CheckName for a name that is a required field of a
+// request (Spec.Name, the name passed to Get, Set, Delete): "" is
+// "required".
 func checkIfName(field, name string) *ifla.FieldError {
-	e := &ifla.FieldError{Field: field, Value: name}
+	return nameError(field, name, "required")
+}
+
+// nameError is the one dev_valid_name rule; empty is the reason given for "".
+// A good name costs no allocation.
+func nameError(field, name, empty string) *ifla.FieldError {
+	reason, fix := "", "use letters, digits, '-', '_' or '.', such as amt0"
 	switch {
 	case name == "":
-		e.Reason = "required"
-		e.Fix = "give an interface name of 1 to 15 bytes, e.g. amt0"
+		reason, fix = empty, "give an interface name of 1 to 15 bytes, such as amt0"
 	case len(name) > ifNameMax:
-		e.Reason = strconv.Itoa(len(name)) + " bytes, longer than the kernel's limit of 15 (IFNAMSIZ-1)"
-		e.Fix = "use a name of at most 15 bytes"
+		reason = strconv.Itoa(len(name)) + " bytes long, but Linux device names have at most 15 (IFNAMSIZ-1)"
+		fix = "use a shorter name"
 	case name == "." || name == "..":
-		e.Reason = "reserved name"
-		e.Fix = "use an ordinary name such as amt0"
+		reason, fix = "not a valid device name (reserved)", "use an ordinary name such as amt0"
 	default:
+	runes:
 		for _, r := range name {
 			switch {
 			case r == '/':
-				e.Reason = `contains "/"`
+				reason = `contains "/"`
 			case r == ':':
-				e.Reason = `contains ":" (reserved for address labels)`
+				reason = `contains ":" (reserved for address labels)`
 			case r == '%':
-				e.Reason = `contains "%" (a name template, the kernel would pick the name)`
-			case unicode.IsSpace(r) || r < 0x20 || r == 0x7f:
-				e.Reason = "contains white space or a control character"
+				reason = `contains "%" (a name template: the kernel would pick the name)`
+			case unicode.IsSpace(r):
+				reason = "contains white space"
+			case unicode.IsControl(r):
+				reason = "contains a control character"
 			default:
 				continue
 			}
-			e.Fix = "use letters, digits, '-', '_' or '.', e.g. amt0"
-			return e
+			break runes // the first bad rune is the one reported
 		}
+		if reason == "" {
+			return nil
+		}
+	}
+	return &ifla.FieldError{Field: field, Value: name, Reason: reason, Fix: fix}
+}
+
+// mtuRange is the MTU range as errors word it.
+var mtuRange = strconv.Itoa(MinMTU) + " to " + strconv.Itoa(MaxMTU)
+
+// ParseMTU parses s, the value of the generic link keyword "mtu", as a
+// decimal MTU from MinMTU to MaxMTU. The error, if any, is an
+// *ifla.FieldError with Field "mtu".
+func ParseMTU(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n < MinMTU || n > MaxMTU {
+		return 0, &ifla.FieldError{Field: "mtu", Value: s, Reason: "not an MTU from " + mtuRange,
+			Fix: "use a number such as 1500"}
+	}
+	return uint32(n), nil
+}
+
+// checkMTU refuses an MTU outside MinMTU to MaxMTU; fix is said after the
+// range.
+func checkMTU(mtu uint32, fix string) *ifla.FieldError {
+	if mtu >= MinMTU && mtu <= MaxMTU {
 		return nil
 	}
-	return e
+	return &ifla.FieldError{Field: "mtu", Value: strconv.FormatUint(uint64(mtu), 10), Reason: "out of range",
+		Fix: "use " + mtuRange + " (at most the lower device's MTU minus the AMT headers)" + fix}
+}
+
+// Missing returns the fields s lacks that Create requires, as the keywords
+// amtctl's add and apply use, in the order Validate reports them: "name",
+// then what ifla.AMT.Missing reports, counting Dev as "dev". It returns nil
+// when nothing is missing.
+func (s *Spec) Missing() []string {
+	var m []string
+	if s.Name == "" {
+		m = append(m, "name")
+	}
+	a := s.AMT
+	if s.Dev != "" && a.Link == nil {
+		// Dev is resolved to AMT.Link by Create; any index stands in.
+		one := uint32(1)
+		a.Link = &one
+	}
+	return append(m, a.Missing()...)
 }
 
 // validate checks everything in s that can be checked without asking the
@@ -90,20 +156,20 @@ func (s *Spec) validate() error {
 		return &ifla.FieldError{Field: "dev", Value: s.Dev, Reason: "is the link itself",
 			Fix: "name the lower device the tunnel runs over, e.g. eth0"}
 	}
-	if s.MTU != 0 && (s.MTU < minMTU || s.MTU > maxMTU) {
-		return &ifla.FieldError{Field: "mtu", Value: strconv.FormatUint(uint64(s.MTU), 10),
-			Reason: "out of range",
-			Fix:    "use 68 to 65535 (at most the lower device's MTU minus the AMT headers), or 0 for the kernel's choice"}
+	if s.MTU != 0 {
+		if err := checkMTU(s.MTU, ", or 0 for the kernel's choice"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // validate checks ch for the link called name without asking the kernel.
 func (ch Change) validate(name string) *ifla.FieldError {
-	if ch.MTU != nil && (*ch.MTU < minMTU || *ch.MTU > maxMTU) {
-		return &ifla.FieldError{Field: "mtu", Value: strconv.FormatUint(uint64(*ch.MTU), 10),
-			Reason: "out of range",
-			Fix:    "use 68 to 65535 (at most the lower device's MTU minus the AMT headers)"}
+	if ch.MTU != nil {
+		if err := checkMTU(*ch.MTU, ""); err != nil {
+			return err
+		}
 	}
 	if ch.Master != nil && *ch.Master != "" {
 		if err := checkIfName("master", *ch.Master); err != nil {

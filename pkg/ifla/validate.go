@@ -68,32 +68,22 @@ const (
 //   - remote: refused; it is read-only and the kernel ignores it on create.
 //   - Unknown: must not hold a type this package knows (Encode would fail).
 func (a *AMT) Validate() error {
-	if a.Mode == nil {
-		return &FieldError{Field: "mode", Reason: "missing", Fix: `add "mode gateway" or "mode relay"`}
+	if m := a.Missing(); len(m) > 0 {
+		return missingError(m[0])
 	}
 	mode := *a.Mode
 	if mode > modeMax {
 		return &FieldError{Field: "mode", Value: strconv.FormatUint(uint64(mode), 10),
 			Reason: "unknown mode value", Fix: `use "gateway" or "relay"`}
 	}
-	if a.Link == nil {
-		return &FieldError{Field: "dev", Reason: "missing: the lower device the tunnel runs over", Fix: `add "dev IFNAME", for example "dev eth0"`}
-	}
 	if *a.Link == 0 {
 		return &FieldError{Field: "dev", Value: "ifindex 0", Reason: "no device has ifindex 0", Fix: `add "dev IFNAME" naming an existing device`}
-	}
-	if !a.Local.IsValid() {
-		return &FieldError{Field: "local", Reason: "missing", Fix: `add "local ADDR" with this host's IPv4 address on dev, for example "local 192.0.2.1"`}
 	}
 	if err := checkAddr("local", a.Local); err != nil {
 		return err
 	}
 	switch mode {
 	case ModeGateway:
-		if !a.Discovery.IsValid() {
-			return &FieldError{Field: "discovery", Reason: "missing, a gateway needs the relay's address",
-				Fix: `add "discovery ADDR" with the relay's IPv4 unicast address`}
-		}
 		if err := checkAddr("discovery", a.Discovery); err != nil {
 			return err
 		}
@@ -141,6 +131,44 @@ func (a *AMT) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Missing returns the iproute2 keywords of the attributes a create request
+// must have and a lacks, in the order Validate reports them: "mode", "dev"
+// (Link), "local", and "discovery" when a is a gateway. It returns nil when
+// nothing is missing. This is the one list of required attributes: Validate
+// reports its first entry, and amtctl words its "add needs" and apply-file
+// "is required" messages from it.
+func (a *AMT) Missing() []string {
+	var m []string
+	if a.Mode == nil {
+		m = append(m, "mode")
+	}
+	if a.Link == nil {
+		m = append(m, "dev")
+	}
+	if !a.Local.IsValid() {
+		m = append(m, "local")
+	}
+	if a.Mode != nil && *a.Mode == ModeGateway && !a.Discovery.IsValid() {
+		m = append(m, "discovery")
+	}
+	return m
+}
+
+// missingError is Validate's error for the required attribute key that is
+// missing.
+func missingError(key string) *FieldError {
+	switch key {
+	case "mode":
+		return &FieldError{Field: "mode", Reason: "missing", Fix: `add "mode gateway" or "mode relay"`}
+	case "dev":
+		return &FieldError{Field: "dev", Reason: "missing: the lower device the tunnel runs over", Fix: `add "dev IFNAME", for example "dev eth0"`}
+	case "local":
+		return &FieldError{Field: "local", Reason: "missing", Fix: `add "local ADDR" with this host's IPv4 address on dev, for example "local 192.0.2.1"`}
+	}
+	return &FieldError{Field: "discovery", Reason: "missing, a gateway needs the relay's address",
+		Fix: `add "discovery ADDR" with the relay's IPv4 unicast address`}
 }
 
 func portOr(p *uint16) uint16 {
