@@ -166,25 +166,40 @@ var listed = func() []*keyword {
 	return out
 }()
 
-func lookupKeyword(w string) *keyword {
-	for i := range addKeywords {
-		if addKeywords[i].name == w {
-			return &addKeywords[i]
+// row is a grammar row: add's keywords and set's words.
+type row interface {
+	word() (name string, hidden bool)
+}
+
+func (k keyword) word() (string, bool) { return k.name, k.pasteOnly }
+func (w setWord) word() (string, bool) { return w.name, false }
+
+// lookupRow finds the row of the word w in rows, or nil.
+func lookupRow[T row](rows []T, w string) *T {
+	for i := range rows {
+		if name, _ := rows[i].word(); name == w {
+			return &rows[i]
 		}
 	}
 	return nil
 }
 
-// keywordNames lists the keywords for "expected one of" errors.
-func keywordNames() string {
-	names := make([]string, 0, len(addKeywords))
-	for _, k := range addKeywords {
-		if !k.pasteOnly {
-			names = append(names, k.name)
+// rowNames lists the words of rows that are not hidden, for "expected one
+// of" errors.
+func rowNames[T row](rows []T) string {
+	names := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if name, hidden := r.word(); !hidden {
+			names = append(names, name)
 		}
 	}
 	return strings.Join(names, ", ")
 }
+
+func lookupKeyword(w string) *keyword { return lookupRow(addKeywords, w) }
+
+// keywordNames lists add's keywords for errors.
+func keywordNames() string { return rowNames(addKeywords) }
 
 // requirement is what the library says of a keyword: required always, or
 // only in one mode.
@@ -368,23 +383,10 @@ var setWords = []setWord{
 	}},
 }
 
-func lookupSetWord(w string) *setWord {
-	for i := range setWords {
-		if setWords[i].name == w {
-			return &setWords[i]
-		}
-	}
-	return nil
-}
+func lookupSetWord(w string) *setWord { return lookupRow(setWords, w) }
 
 // setWordNames lists set's words for errors.
-func setWordNames() string {
-	names := make([]string, 0, len(setWords))
-	for _, w := range setWords {
-		names = append(names, w.name)
-	}
-	return strings.Join(names, ", ")
-}
+func setWordNames() string { return rowNames(setWords) }
 
 // amtOnly reports whether w is a word set cannot change: an AMT keyword of
 // add, or the read-only remote.
