@@ -4,7 +4,15 @@ KERNEL  ?= 6.1 6.12
 BUILD   := .build
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build man test vet unit kernel-test test-fixes demo fuzz bench lint clean vm-shell
+# staticcheck, pinned, built here by the Go toolchain that runs it (a staticcheck built by an
+# older Go cannot load code that needs a newer one): a new version or a new Go installs anew.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BUILD)/tools/$(shell $(GO) env GOVERSION)/staticcheck-$(STATICCHECK_VERSION)
+# Every shell script: a file under these folders whose first line runs sh or bash.
+SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel -type f 2>/dev/null | sort); do \
+	head -n1 "$$f" | grep -qE '^\#! *(/usr/bin/env +|/usr/bin/|/bin/)(ba)?sh( |$$)' && echo "$$f"; done)
+
+.PHONY: all build man test vet lint staticcheck shellcheck unit kernel-test test-fixes demo fuzz bench clean vm-shell
 
 all: build
 
@@ -16,13 +24,34 @@ build:
 man:
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./internal/tools/genman -o $(BUILD)/man
 
-## test: vet and unit tests on the host, then every test as root inside a VM on each kernel
-## (6.1 and 6.12; `make test KERNEL=6.12` picks one).
-test: vet unit kernel-test
+## test: vet, lint and unit tests on the host, then every test as root inside a VM on each
+## kernel (6.1 and 6.12; `make test KERNEL=6.12` picks one).
+test: vet lint unit kernel-test
 
+## vet: gofmt, and go vet for linux, darwin and windows (the library and the CLI build on all
+## three; the kernel tests are Linux-only and vetted on linux).
 vet:
-	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | grep -v '^.build/')" || { gofmt -l . ; echo "gofmt: files above need formatting" >&2; exit 1; }
+	@rc=0; for os in linux darwin windows; do \
+		echo "GOOS=$$os $(GO) vet ./..."; GOOS=$$os $(GO) vet ./... || rc=1; \
+	done; exit $$rc
+
+## lint: vet, staticcheck (staticcheck.conf) and shellcheck on every shell script.
+lint: vet staticcheck shellcheck
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	@mkdir -p $(@D)
+	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(@D)/staticcheck $@
+
+shellcheck:
+	@command -v shellcheck >/dev/null || { echo "installing shellcheck" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || \
+		{ echo "shellcheck: not installed, and apt-get install shellcheck failed (run as root)" >&2; exit 1; }
+	shellcheck $(SHELL_SCRIPTS)
 
 unit:
 	$(GO) test -count=1 ./...

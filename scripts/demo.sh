@@ -22,7 +22,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 cleanup() {
 	local rc=$?
 	say "Cleaning up: deleting the AMT links and both namespaces"
-	[[ -n ${MON_PID:-} ]] && kill "$MON_PID" 2>/dev/null || true
+	if [[ -n ${MON_PID:-} ]]; then kill "$MON_PID" 2>/dev/null || true; fi
 	"$AMTCTL" -n "$GW_NS" del amtg 2>/dev/null || true
 	"$AMTCTL" -n "$RELAY_NS" del amtr 2>/dev/null || true
 	ip netns del "$GW_NS" 2>/dev/null || true

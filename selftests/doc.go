@@ -102,4 +102,9 @@
 // Every namespace, and with it every device, is released when the test that
 // made it ends, on success, failure, timeout, SIGINT or SIGTERM: nothing is
 // ever created in the caller's namespace.
+//
+// The package is Linux-only: every file but this one is built only for linux
+// (network namespaces, AF_PACKET, multicast routing sockets). This file has no
+// build constraint so that "go build ./..." and "go vet ./..." on other systems
+// see a package with no tests instead of one whose files are all excluded.
 package selftests

@@ -13,14 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
-
-	"github.com/jsimonetti/rtnetlink/v2"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // RequireKernelEnv is the variable that turns every kernel skip into a
@@ -38,15 +32,6 @@ func Skip(tb testing.TB, format string, args ...any) {
 		tb.Fatalf("%s=1 but this test would skip: "+format, append([]any{RequireKernelEnv}, args...)...)
 	}
 	tb.Skipf(format, args...)
-}
-
-// KernelRelease returns the running kernel's release, as uname -r prints it.
-func KernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
 }
 
 var (
@@ -68,8 +53,8 @@ func RequireRoot(tb testing.TB) {
 		privErr = err
 	})
 	if privErr != nil {
-		if errors.Is(privErr, unix.EPERM) {
-			Skip(tb, "needs root or CAP_SYS_ADMIN+CAP_NET_ADMIN (unshare: %v)", privErr)
+		if reason, ok := skipReason(privErr); ok {
+			Skip(tb, "%s", reason)
 		}
 		tb.Fatalf("creating a network namespace: %v", privErr)
 	}
@@ -82,38 +67,6 @@ var (
 
 // ErrNoAMT is what the AMT probe returns when the kernel has no AMT driver.
 var ErrNoAMT = errors.New("kernel has no AMT driver (modprobe amt, or a kernel with CONFIG_AMT)")
-
-// ProbeAMT asks the running kernel, in a throwaway network namespace, whether
-// it knows the link kind "amt". It sends an RTM_NEWLINK for kind amt without
-// any AMT attributes: a kernel without the driver answers EOPNOTSUPP
-// ("Unknown device type"), one with it refuses the request in amt_validate
-// with EINVAL. Nothing is ever created.
-func ProbeAMT() error {
-	f, err := newNetNS()
-	if err != nil {
-		return fmt.Errorf("probe amt: %w", err)
-	}
-	defer f.Close()
-	c, err := rtnetlink.Dial(&netlink.Config{NetNS: int(f.Fd())})
-	if err != nil {
-		return fmt.Errorf("probe amt: dial rtnetlink: %w", err)
-	}
-	defer c.Close()
-	err = c.Link.New(&rtnetlink.LinkMessage{
-		Family:     unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Name: "amtprobe0", Info: &rtnetlink.LinkInfo{Kind: "amt"}},
-	})
-	switch {
-	case err == nil:
-		return errors.New("probe amt: the kernel created an amt link without attributes")
-	case errors.Is(err, unix.EOPNOTSUPP):
-		return ErrNoAMT
-	case errors.Is(err, unix.EINVAL):
-		return nil
-	default:
-		return fmt.Errorf("probe amt: %w", err)
-	}
-}
 
 // RequireAMT skips tb (fails it under AMTCTL_REQUIRE_KERNEL=1) unless the
 // process is privileged and the kernel has the AMT driver.
@@ -150,108 +103,4 @@ func NewNetNS(tb testing.TB) *os.File {
 // namespace path is expected (amtctl -n PATH).
 func NetNSPath(f *os.File) string {
 	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
-}
-
-// Do runs fn on an OS thread switched into the network namespace held by
-// fd, and returns fn's error. It follows STYLE §8 (cilium's NetNS.Do,
-// mdlayher/socket's withNetNS): a fresh goroutine locks its thread,
-// remembers the thread's own namespace through /proc/<pid>/task/<tid>/ns/net
-// (never /proc/self, which is the main thread's), switches, runs fn,
-// switches back, and unlocks only when the switch back worked. A thread that
-// could not be restored stays locked, so the runtime ends it with the
-// goroutine instead of reusing it; Do then returns that error.
-//
-// fn must not start goroutines, lock or unlock the thread, or resolve names.
-// Sockets and files it opens keep the namespace and may be used from
-// anywhere afterwards.
-func Do(fd int, fn func() error) error {
-	return onThread(func() error {
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("setns: %w", err)
-		}
-		return nil
-	}, fn)
-}
-
-// onThread runs enter and then fn on a locked thread of a new goroutine and
-// puts the thread back into the network namespace it had before, as Do
-// describes. An error from enter or from the restore is returned in
-// preference to fn's.
-func onThread(enter, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		orig, err := os.Open(self)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open own namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := enter(); err != nil {
-			// enter failed before it changed the thread (setns and
-			// unshare change nothing on error): the thread is clean.
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the runtime ends this thread when the
-			// goroutine returns, and the wrong namespace goes with it.
-			errc <- fmt.Errorf("restore thread namespace: %w (thread discarded)", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// newNetNS creates a network namespace and returns a file that holds it.
-// The namespace is made on a thread of its own, which is switched back
-// before it is unlocked (onThread). Exiting locked would not be enough: the
-// goroutine may be running on the main thread, which the runtime never ends,
-// and /proc/self/ns/net would then name the new namespace.
-func newNetNS() (*os.File, error) {
-	var f *os.File
-	err := onThread(func() error {
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
-		}
-		return nil
-	}, func() error {
-		var err error
-		f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
-		return err
-	})
-	if err != nil {
-		if f != nil {
-			f.Close()
-		}
-		return nil, err
-	}
-	return f, nil
-}
-
-func setLoopbackUp(ns *os.File) error {
-	c, err := rtnetlink.Dial(&netlink.Config{NetNS: int(ns.Fd())})
-	if err != nil {
-		return fmt.Errorf("dial rtnetlink: %w", err)
-	}
-	defer c.Close()
-	links, err := c.Link.List()
-	if err != nil {
-		return fmt.Errorf("list links: %w", err)
-	}
-	for _, l := range links {
-		if l.Attributes != nil && strings.EqualFold(l.Attributes.Name, "lo") {
-			return c.Link.Set(&rtnetlink.LinkMessage{
-				Family: unix.AF_UNSPEC, Index: l.Index,
-				Flags: unix.IFF_UP, Change: unix.IFF_UP,
-			})
-		}
-	}
-	return errors.New("no loopback device in new namespace")
 }
