@@ -31,10 +31,15 @@ interrupted (Ctrl-C, SIGINT or SIGTERM end it with exit status 0):
   relay-changed NAME ADDR (was OLD)      a gateway's relay changed
   relay-lost NAME (was OLD)              a gateway lost its relay (it went
                                          down, or the relay stopped answering)
+  resynced                               the kernel dropped notifications
+                                         (receive buffer overrun); the links
+                                         were listed again, and the events
+                                         that follow are what changed
 
 With -j each event is one JSON object per line instead, e.g.
   {"time":"2026-01-02T15:04:05.123456789Z","event":"relay-discovered","ifindex":7,"ifname":"amtg","mode":"gateway","local":"10.0.0.2","discovery":"10.0.0.1","dev":"veth-g","up":true,"remote":"10.0.0.1"}
-("previous" holds the old relay of relay-changed and relay-lost).
+("previous" holds the old relay of relay-changed and relay-lost;
+resynced is {"time":"...","event":"resynced"}).
 
 Once it watches, monitor says so on stderr ("amtctl: monitoring amt links
 in ..."); a script can wait for that line before it changes links. Links
@@ -145,6 +150,8 @@ func formatEvent(e amtlink.Event) string {
 		return fmt.Sprintf("relay-changed %s %s (was %s)", l.Name, e.Remote, e.Previous)
 	case amtlink.EventRelayLost:
 		return fmt.Sprintf("relay-lost %s (was %s)", l.Name, e.Previous)
+	case amtlink.EventResynced:
+		return "resynced (the kernel dropped notifications; links listed again)"
 	}
 	return e.Type.String() + " " + l.Name
 }
@@ -176,7 +183,22 @@ type eventJSON struct {
 	Previous  string `json:"previous,omitempty"`
 }
 
+// resyncedJSON is monitor -j's line for EventResynced, which concerns no
+// one link.
+type resyncedJSON struct {
+	Time  string `json:"time"`
+	Event string `json:"event"`
+}
+
 func writeEventJSON(w io.Writer, e amtlink.Event) error {
+	if e.Type == amtlink.EventResynced {
+		b, err := json.Marshal(resyncedJSON{Time: e.Time.UTC().Format(time.RFC3339Nano), Event: e.Type.String()})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
 	l := e.Link
 	addr := func(a netip.Addr) string {
 		if !a.IsValid() || a.IsUnspecified() {

@@ -95,6 +95,7 @@ func sampleEvents() []amtlink.Event {
 		{Type: amtlink.EventRelayChanged, Link: up, Remote: a("10.0.0.9"), Previous: a("10.0.0.1"), Time: at},
 		{Type: amtlink.EventRelayLost, Link: up, Previous: a("10.0.0.9"), Time: at},
 		{Type: amtlink.EventDown, Link: gw, Time: at},
+		{Type: amtlink.EventResynced, Time: at},           // after ENOBUFS; what changed follows
 		{Type: amtlink.EventCreated, Link: gw2, Time: at}, // lower device in another namespace
 		{Type: amtlink.EventDeleted, Link: gw, Time: at},
 	}
@@ -114,6 +115,7 @@ relay-discovered amtg 10.0.0.1
 relay-changed amtg 10.0.0.9 (was 10.0.0.1)
 relay-lost amtg (was 10.0.0.9)
 down amtg
+resynced (the kernel dropped notifications; links listed again)
 created amtg2 gateway local 10.0.0.3 dev ifindex 9
 deleted amtg
 `
@@ -161,6 +163,7 @@ func TestMonitorJSON(t *testing.T) {
 		gw("relay-changed", true, map[string]any{"remote": "10.0.0.9", "previous": "10.0.0.1"}),
 		gw("relay-lost", true, map[string]any{"previous": "10.0.0.9"}),
 		gw("down", false, nil),
+		{"time": ts, "event": "resynced"},
 		{"time": ts, "event": "created", "ifindex": float64(7), "ifname": "amtg2", "mode": "gateway", "local": "10.0.0.3",
 			"discovery": "10.0.0.1", "dev": "ifindex 9", "up": true},
 		gw("deleted", false, nil),

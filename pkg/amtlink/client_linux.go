@@ -30,9 +30,10 @@ type client struct {
 	conn *netlink.Conn
 	// pid is the socket's port ID, the nlmsg_pid of its replies.
 	pid uint32
-	// subscribe, when not nil, replaces notifications as Watch's source
-	// of link notifications (a fake kernel's, in tests).
-	subscribe func(context.Context) (<-chan received, func(), error)
+	// subscribe, when not nil, replaces notifications as the source of
+	// Watch's and Subscribe's notifications (a fake kernel's, in tests);
+	// groups is the netlink.Config.Groups mask asked for.
+	subscribe func(ctx context.Context, groups uint32) (<-chan received, func(), error)
 
 	// mu serialises round trips; seq and rx are exchange's, under mu.
 	mu  sync.Mutex

@@ -44,6 +44,15 @@
 // filtered dump per WatchOptions.PollInterval (default 200ms), for
 // relay-discovered, relay-changed and relay-lost.
 //
+// Client.Subscribe is the lower level both Watch and amtctl apply --watch
+// stand on: it reports that a link of any kind, or an address, changed
+// (RTNLGRP_LINK and RTNLGRP_IPV4_IFADDR/IPV6_IFADDR, on a socket of its
+// own), so a caller that keeps links in a desired state knows when to
+// look. A receive-buffer overrun (ENOBUFS: the kernel dropped
+// notifications, as deleting a device with thousands of VLANs does) is
+// reported, never fatal: Subscribe sends NotifyResync and Watch lists the
+// links again and reports EventResynced, and both go on.
+//
 // # Namespaces
 //
 // A Client talks to one network namespace for its whole life. Dial(nil) uses
@@ -67,8 +76,9 @@
 // meant for something else, and decodes the kernel's error and its
 // extended acknowledgement once. A dump the kernel flags NLM_F_DUMP_INTR
 // (the list changed while it was read) is asked again, twice at most, and
-// then fails with ErrDumpInterrupted. Link notifications (Watch) come on
-// a socket of their own.
+// then fails with ErrDumpInterrupted. Notifications (Watch, Subscribe)
+// come on sockets of their own, one per subscription, and never carry
+// requests.
 //
 // # Types from rtnetlink
 //

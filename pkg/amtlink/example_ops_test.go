@@ -122,6 +122,56 @@ func ExampleClient_Watch() {
 	// deleted amtr
 }
 
+// Keep an AMT link in place: Subscribe tells that something changed (a
+// link of any kind, an address, or NotifyResync when notifications were
+// lost), and the caller reads what it needs and acts. Here the link is
+// deleted behind the caller's back once the subscription is ready, and put
+// back when its deletion is reported.
+func ExampleClient_Subscribe() {
+	c, err := dial(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	spec := amtlink.Spec{Name: "amtr", Dev: "eth0", Up: true,
+		AMT: ifla.AMT{Mode: ifla.Ptr(ifla.ModeRelay), Local: netip.MustParseAddr("192.0.2.2")}}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	restored := false
+	ready := func() {
+		if err := c.Add(spec); err != nil {
+			log.Fatal(err)
+		}
+		if err := c.Delete("amtr"); err != nil { // by hand, as it were
+			log.Fatal(err)
+		}
+	}
+	err = c.Subscribe(ctx, amtlink.SubscribeOptions{Ready: ready}, func(n amtlink.Notification) error {
+		fmt.Println(n.Type, n.Device.Name, n.Device.Kind)
+		switch {
+		case n.Type == amtlink.NotifyResync:
+			// Lost notifications: re-read everything (c.List()).
+		case n.Type == amtlink.NotifyLinkDeleted && n.Device.Name == spec.Name:
+			if _, err := c.Get(spec.Name); errors.Is(err, os.ErrNotExist) {
+				fmt.Println("putting", spec.Name, "back")
+				restored = true
+				return c.Add(spec)
+			}
+		case n.Type == amtlink.NotifyLink && n.Device.Name == spec.Name && restored:
+			stop() // back; done
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// link amtr amt
+	// link-deleted amtr amt
+	// putting amtr back
+	// link amtr amt
+}
+
 // The same question for one device, at a cost that does not grow with the
 // number of devices in the namespace.
 func ExampleClient_Device() {

@@ -43,6 +43,8 @@ type fakeKernel struct {
 	// notify, while a Watch is subscribed (k.subscribe), gets the
 	// notification of every link created, changed or deleted.
 	notify chan received
+	// groups is the Groups mask of the last subscription.
+	groups uint32
 	// corrupt, when set, rewrites the encoded message of each link it
 	// answers with, to inject malformed replies.
 	corrupt func(l *fakeLink, b []byte) []byte
@@ -294,8 +296,10 @@ func encodeKernelLink(tb tb, l *fakeLink) []byte {
 	return append(b, attrs...)
 }
 
-// subscribe is a client's subscribe hook: the notifications of k.
-func (k *fakeKernel) subscribe(ctx context.Context) (<-chan received, func(), error) {
+// subscribe is a client's subscribe hook: the notifications of k. It
+// records the groups asked for.
+func (k *fakeKernel) subscribe(ctx context.Context, groups uint32) (<-chan received, func(), error) {
+	k.groups = groups
 	k.notify = make(chan received, 64)
 	return k.notify, func() { k.notify = nil }, nil
 }

@@ -110,6 +110,10 @@ const (
 	// restarts, e.g. after the link went down or the relay stopped
 	// answering).
 	EventRelayLost
+	// EventResynced: the kernel dropped notifications (ENOBUFS, a
+	// receive-buffer overrun), so Watch listed the links again. The
+	// differences it found follow as ordinary events. Event.Link is zero.
+	EventResynced
 )
 
 var eventNames = [...]string{
@@ -120,11 +124,12 @@ var eventNames = [...]string{
 	EventRelayDiscovered: "relay-discovered",
 	EventRelayChanged:    "relay-changed",
 	EventRelayLost:       "relay-lost",
+	EventResynced:        "resynced",
 }
 
 // String returns the event's name as amtctl monitor prints it: "created",
-// "deleted", "up", "down", "relay-discovered", "relay-changed" or
-// "relay-lost".
+// "deleted", "up", "down", "relay-discovered", "relay-changed",
+// "relay-lost" or "resynced".
 func (t EventType) String() string {
 	if t >= 0 && int(t) < len(eventNames) {
 		return eventNames[t]
@@ -182,7 +187,10 @@ type WatchOptions struct {
 // links exist Watch also polls them every PollInterval for relay-discovered,
 // relay-changed and relay-lost; those are noticed up to one interval late.
 // If the kernel drops notifications because the reader fell behind
-// (ENOBUFS), Watch lists the links again and reports the differences.
+// (ENOBUFS; a burst such as thousands of VLANs deleted with their parent is
+// enough, whatever their kind), Watch lists the links again, reports
+// EventResynced and then the differences, and goes on watching. Watch is
+// built on the same notification stream as Subscribe.
 //
 // Watching the caller's own namespace needs no privilege. For another
 // namespace Watch asks the kernel which one the Client's socket is in

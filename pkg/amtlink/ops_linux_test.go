@@ -482,7 +482,7 @@ func TestWatchNoPollWithoutGateways(t *testing.T) {
 }
 
 // TestWatchResync checks that a receive overrun (ENOBUFS) lists the links
-// again and reports what changed.
+// again and reports that it did (EventResynced), then what changed.
 func TestWatchResync(t *testing.T) {
 	k := newFakeKernel(t, append(baseLinks(), amtLink(10, "amtr", 2))...)
 	c := k.client()
@@ -514,7 +514,7 @@ func TestWatchResync(t *testing.T) {
 	if err := c.watchLoop(context.Background(), WatchOptions{}, ch, fn); !errors.Is(err, errStop) {
 		t.Fatalf("watchLoop: %v", err)
 	}
-	want := []string{"created amtg", "up amtg", "relay-discovered amtg", "deleted amtr"}
+	want := []string{"resynced ", "created amtg", "up amtg", "relay-discovered amtg", "deleted amtr"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}

@@ -9,3 +9,6 @@ func (*client) Devices() ([]Device, error)        { return nil, errUnsupported }
 func (*client) Watch(context.Context, WatchOptions, func(Event) error) error {
 	return errUnsupported
 }
+func (*client) Subscribe(context.Context, SubscribeOptions, func(Notification) error) error {
+	return errUnsupported
+}

@@ -5,22 +5,14 @@ package amtlink
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// watchReadBuffer is the receive buffer asked for on the notification
-// socket, so that bursts (many links created at once) do not overrun it.
-const watchReadBuffer = 1 << 20
 
 func (c *client) Watch(ctx context.Context, opt WatchOptions, fn func(Event) error) error {
 	if fn == nil {
@@ -34,11 +26,7 @@ func (c *client) Watch(ctx context.Context, opt WatchOptions, fn func(Event) err
 	// the two.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	subscribe := c.subscribe
-	if subscribe == nil {
-		subscribe = c.notifications
-	}
-	ch, stop, err := subscribe(ctx)
+	ch, stop, err := c.subscribeTo(ctx, "watch", watchGroups)
 	if err != nil {
 		return err
 	}
@@ -47,133 +35,6 @@ func (c *client) Watch(ctx context.Context, opt WatchOptions, fn func(Event) err
 	cancel()
 	stop()
 	return err
-}
-
-// notifications subscribes to the link notifications of the client's
-// namespace on a socket of their own, read until ctx is done. stop closes
-// the socket and waits for its reader.
-func (c *client) notifications(ctx context.Context) (<-chan received, func(), error) {
-	mc, err := c.dialNotifications()
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := receiveAll(ctx, mc)
-	return ch, func() {
-		mc.Close()
-		for range ch {
-		}
-	}, nil
-}
-
-// dialNotifications opens a second rtnetlink socket in the namespace of the
-// client's socket, subscribed to RTNLGRP_LINK.
-func (c *client) dialNotifications() (*netlink.Conn, error) {
-	const op = "watch"
-	nsfd, err := c.socketNetNS()
-	if err != nil {
-		return nil, &Error{Op: op, Err: err}
-	}
-	cfg := &netlink.Config{Groups: 1 << (unix.RTNLGRP_LINK - 1)}
-	if nsfd >= 0 {
-		defer unix.Close(nsfd)
-		cfg.NetNS = nsfd
-	}
-	mc, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
-	if err != nil {
-		return nil, kernelError(op, "", err)
-	}
-	_ = mc.SetReadBuffer(watchReadBuffer) // best effort; ENOBUFS is handled
-	return mc, nil
-}
-
-// soNetnsCookie is SO_NETNS_COOKIE (Linux 5.14+) as asm-generic numbers it,
-// which x/sys/unix does not define yet.
-const soNetnsCookie = 71
-
-// socketNetNS returns -1 when the client's socket lives in the caller's
-// current namespace (the notification socket is then opened right here,
-// which needs no privilege), else a new descriptor of the socket's namespace
-// (SIOCGSKNS, which needs CAP_NET_ADMIN there; entering it to open the
-// notification socket needs CAP_SYS_ADMIN, as Dial did).
-//
-// The two namespaces are compared by their cookies (SO_NETNS_COOKIE, Linux
-// 5.14+); on older kernels SIOCGSKNS is always used.
-func (c *client) socketNetNS() (int, error) {
-	if c.conn == nil {
-		return -1, errors.New("amtlink: the client has no socket of its own to watch from")
-	}
-	rc, err := c.conn.SyscallConn()
-	if err != nil {
-		return -1, fmt.Errorf("amtlink: the client's socket: %w", err)
-	}
-	nsfd, ioErr := -1, error(nil)
-	var cookie uint64
-	var cookieErr error
-	own, ownErr := currentNetNSCookie()
-	if err := rc.Control(func(fd uintptr) {
-		cookie, cookieErr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, soNetnsCookie)
-		if ownErr == nil && cookieErr == nil && cookie == own {
-			return
-		}
-		nsfd, ioErr = unix.IoctlRetInt(int(fd), unix.SIOCGSKNS)
-	}); err != nil {
-		return -1, fmt.Errorf("amtlink: the client's socket: %w", err)
-	}
-	switch {
-	case ownErr == nil && cookieErr == nil && cookie == own:
-		return -1, nil
-	case ioErr == nil:
-		return nsfd, nil
-	case errors.Is(ioErr, unix.EPERM):
-		return -1, fmt.Errorf("amtlink: watching another network namespace needs CAP_NET_ADMIN there: %w", ioErr)
-	}
-	return -1, fmt.Errorf("amtlink: finding the client's network namespace (SIOCGSKNS): %w", ioErr)
-}
-
-// currentNetNSCookie returns the namespace cookie of a throwaway socket in
-// the calling thread's namespace, which in a program that never switches
-// namespaces itself is the process's.
-func currentNetNSCookie() (uint64, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	return unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soNetnsCookie)
-}
-
-// received is one Receive of the notification socket.
-type received struct {
-	msgs []netlink.Message
-	err  error
-}
-
-// receiveAll reads mc until it fails for good or ctx is done, and then
-// closes the channel. When ctx is done a read deadline in the past wakes a
-// pending Receive.
-func receiveAll(ctx context.Context, mc *netlink.Conn) <-chan received {
-	ch := make(chan received)
-	var once sync.Once
-	stop := context.AfterFunc(ctx, func() {
-		// Wake a pending Receive; Watch closes mc afterwards anyway.
-		once.Do(func() { _ = mc.SetReadDeadline(time.Now()) })
-	})
-	go func() {
-		defer close(ch)
-		defer stop()
-		for {
-			msgs, err := mc.Receive()
-			select {
-			case ch <- received{msgs: msgs, err: err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && !errors.Is(err, unix.ENOBUFS) {
-				return
-			}
-		}
-	}()
-	return ch
 }
 
 // watcher is the state of one Watch: the AMT links it knows by index.
@@ -227,21 +88,8 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 				}
 				return &Error{Op: "watch", Err: errors.New("amtlink: notification socket closed")}
 			}
-			if r.err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(r.err, unix.ENOBUFS) {
-					// The kernel dropped notifications: list again
-					// and report what changed meanwhile.
-					if err := w.resync(true); err != nil {
-						return err
-					}
-					continue
-				}
-				return kernelError("watch", "", r.err)
-			}
-			if err := w.handle(r.msgs); err != nil {
+			n := &names{c: w.c, op: "watch"}
+			if err := eachNotification(ctx, "watch", r, func(nt Notification) error { return w.handle(n, nt) }); err != nil {
 				return err
 			}
 		case <-tick:
@@ -274,52 +122,45 @@ func (w *watcher) emit(evs []Event) error {
 	return nil
 }
 
-// handle processes one batch of notifications.
-func (w *watcher) handle(msgs []netlink.Message) error {
-	n := &names{c: w.c, op: "watch"}
-	for _, m := range msgs {
-		switch m.Header.Type {
-		case unix.RTM_NEWLINK:
-			if !isAMTMessage(m.Data) {
-				continue
-			}
-			r, err := decodeLink(m.Data)
-			if err != nil {
-				return &Error{Op: "watch", Err: err}
-			}
-			cur, err := r.link(n)
-			if err != nil {
-				return err
-			}
-			prev := w.known[cur.Index]
-			// The relay a notification carries is trusted only when
-			// the link is new or went up or down: the kernel builds the
-			// message right after ndo_open/ndo_stop (and ndo_stop
-			// clears a gateway's relay), so then it matches the flags.
-			// Otherwise it may be older than the last poll's, and
-			// relay changes are left to the polls.
-			relay := prev == nil || prev.Up() != cur.Up()
-			if !relay {
-				cur.AMT.Remote = prev.AMT.Remote
-			}
-			w.known[cur.Index] = &cur
-			if err := w.emit(transitions(prev, &cur, relay)); err != nil {
-				return err
-			}
-		case unix.RTM_DELLINK:
-			if len(m.Data) < unix.SizeofIfInfomsg {
-				return &Error{Op: "watch", Err: fmt.Errorf("amtlink: decoding link message: %d bytes, shorter than ifinfomsg", len(m.Data))}
-			}
-			idx := binary.NativeEndian.Uint32(m.Data[4:8])
-			prev := w.known[idx]
-			if prev == nil {
-				continue // not an amt link
-			}
-			delete(w.known, idx)
-			if err := w.emit(transitions(prev, nil, false)); err != nil {
-				return err
-			}
+// handle processes one notification; n resolves lower device names for
+// the notifications of one receive.
+func (w *watcher) handle(n *names, nt Notification) error {
+	switch nt.Type {
+	case NotifyResync:
+		// The kernel dropped notifications: list again and report
+		// that, then what changed meanwhile.
+		return w.resync(true)
+	case NotifyLink:
+		if nt.Device.Kind != Kind {
+			return nil
 		}
+		r, err := decodeLink(nt.msg)
+		if err != nil {
+			return &Error{Op: "watch", Err: err}
+		}
+		cur, err := r.link(n)
+		if err != nil {
+			return err
+		}
+		prev := w.known[cur.Index]
+		// The relay a notification carries is trusted only when the link
+		// is new or went up or down: the kernel builds the message right
+		// after ndo_open/ndo_stop (and ndo_stop clears a gateway's
+		// relay), so then it matches the flags. Otherwise it may be older
+		// than the last poll's, and relay changes are left to the polls.
+		relay := prev == nil || prev.Up() != cur.Up()
+		if !relay {
+			cur.AMT.Remote = prev.AMT.Remote
+		}
+		w.known[cur.Index] = &cur
+		return w.emit(transitions(prev, &cur, relay))
+	case NotifyLinkDeleted:
+		prev := w.known[nt.Device.Index]
+		if prev == nil {
+			return nil // not an amt link
+		}
+		delete(w.known, nt.Device.Index)
+		return w.emit(transitions(prev, nil, false))
 	}
 	return nil
 }
@@ -353,8 +194,8 @@ func (w *watcher) poll() error {
 	return w.emit(evs)
 }
 
-// resync lists the AMT links and, when report is set, reports every
-// difference from what the watcher knew.
+// resync lists the AMT links and, when report is set, reports
+// EventResynced and then every difference from what the watcher knew.
 func (w *watcher) resync(report bool) error {
 	links, err := w.c.List()
 	if err != nil {
@@ -382,7 +223,7 @@ func (w *watcher) resync(report bool) error {
 	if !report {
 		return nil
 	}
-	return w.emit(evs)
+	return w.emit(append([]Event{{Type: EventResynced}}, evs...))
 }
 
 // relaySet reports whether a is a discovered relay: the kernel reports
