@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -55,17 +56,19 @@ reason; the others are still made, and the exit status is 1.`
 
 func newApplyCommand(o *options) *cobra.Command {
 	var file string
-	var prune, dry bool
+	var prune, dry, watch bool
+	var resync time.Duration
 	c := &cobra.Command{
-		Use:   "apply -f FILE [--prune] [--dry-run]",
-		Short: "Make the AMT links match a YAML or JSON file",
-		Long:  applyLong,
+		Use:   "apply -f FILE [--prune] [--dry-run | --watch [--resync D]]",
+		Short: "Make the AMT links match a YAML or JSON file, once or for good",
+		Long:  applyLong + applyWatchLong,
 		Example: `  amtctl apply -f links.yaml --dry-run
   amtctl apply -f links.yaml --prune
-  amtctl -n gw show -j | ... ; cat links.json | amtctl apply -f -`,
+  amtctl -n gw show -j | ... ; cat links.json | amtctl apply -f -
+  amtctl apply -f /etc/amtctl/links.yaml --watch -j   # keep them; kill -HUP to reload`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("apply takes no arguments, got %s; usage: amtctl apply -f FILE [--prune] [--dry-run]", quoteAll(args))
+				return usagef("apply takes no arguments, got %s; usage: amtctl apply -f FILE [--prune] [--dry-run | --watch [--resync D]]", quoteAll(args))
 			}
 			return nil
 		},
@@ -73,12 +76,28 @@ func newApplyCommand(o *options) *cobra.Command {
 			if file == "" {
 				return usagef(`apply needs -f FILE (a YAML or JSON file, or "-" for standard input); see "amtctl apply --help"`)
 			}
-			return o.runApply(c, file, prune, dry)
+			if !watch {
+				if c.Flags().Changed("resync") {
+					return usagef("--resync only applies with --watch; add --watch, or leave --resync out")
+				}
+				return o.runApply(c, file, prune, dry)
+			}
+			switch {
+			case dry:
+				return usagef("--dry-run and --watch cannot be combined; use --dry-run alone to see the plan")
+			case file == "-":
+				return usagef(`--watch needs a file it can read again on SIGHUP; -f - reads standard input once (give a path)`)
+			case resync < minResync:
+				return usagef("--resync %s: too short; use %s or more, such as 30s (notifications do the rest)", resync, minResync)
+			}
+			return o.runApplyWatch(c, file, prune, resync)
 		},
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", `YAML or JSON file of links; "-" reads standard input`)
 	c.Flags().BoolVar(&prune, "prune", false, "also delete the AMT links the file does not name (in the namespaces it mentions)")
 	c.Flags().BoolVar(&dry, "dry-run", false, "print the plan, change nothing")
+	c.Flags().BoolVar(&watch, "watch", false, "stay and keep converging, on the kernel's notifications and every --resync; SIGHUP re-reads FILE")
+	c.Flags().DurationVar(&resync, "resync", DefaultResync, "with --watch: how often every namespace is converged whatever the notifications said")
 	_ = c.MarkFlagFilename("file", "yaml", "yml", "json")
 	return c
 }
@@ -89,9 +108,35 @@ type nsState struct {
 	shown string // name in plan lines: "" for -n's namespace (or the current one)
 	b     Backend
 	links []*fileLink
+	used  map[string]bool // names(): the device names the links use
 }
 
-func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error {
+// desired is an apply file read and checked: its namespaces in the order
+// the file first mentions them, each with its links and its Backend.
+type desired struct {
+	display string // the file as messages name it
+	spaces  []*nsState
+	byName  map[string]*nsState
+	links   int
+}
+
+// close closes every Backend d opened.
+func (d *desired) close() {
+	for _, ns := range d.spaces {
+		if ns.b != nil {
+			ns.b.Close()
+			ns.b = nil
+		}
+	}
+}
+
+// loadApply reads file ("-": c's standard input) and checks it, opening
+// each namespace it mentions: one that does not exist is a mistake in the
+// file, except with watch, where a namespace the file names is waited for
+// (its nsState has no Backend until it appears). An invalid file prints its
+// problems on c's stderr, one line each, closes what was opened and
+// returns the usage error.
+func (o *options) loadApply(c *cobra.Command, file string, watch bool) (*desired, error) {
 	var r io.Reader
 	display := file
 	if file == "-" {
@@ -100,9 +145,9 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 		f, err := os.Open(file)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return usagef("apply: file %q not found", file)
+				return nil, usagef("apply: file %q not found", file)
 			}
-			return runErr(fmt.Errorf("apply: %w", err))
+			return nil, runErr(fmt.Errorf("apply: %w", err))
 		}
 		defer f.Close()
 		r = f
@@ -110,38 +155,36 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 	links, probs := parseApplyFile(r)
 	probs = validateLinks(links, probs, o.netns)
 
-	// Namespaces in the order the file first mentions them. Opening them
-	// is part of checking the file: one that does not exist is a mistake
-	// in it.
-	var spaces []*nsState
+	// Opening the namespaces is part of checking the file.
+	d := &desired{display: display, byName: map[string]*nsState{}, links: len(links)}
+	ok := false
 	defer func() {
-		for _, ns := range spaces {
-			if ns.b != nil {
-				ns.b.Close()
-			}
+		if !ok {
+			d.close()
 		}
 	}()
-	byName := map[string]*nsState{}
 	for _, l := range links {
 		name := l.nsOr(o.netns)
-		ns := byName[name]
+		ns := d.byName[name]
 		if ns == nil {
 			ns = &nsState{name: name}
 			if name != o.netns {
 				ns.shown = name
 			}
-			byName[name] = ns
-			spaces = append(spaces, ns)
+			d.byName[name] = ns
+			d.spaces = append(d.spaces, ns)
 			b, err := o.open(name)
 			switch {
 			case err == nil:
 				ns.b = b
+			case errors.Is(err, os.ErrNotExist) && l.netns != "" && watch:
+				// Waited for: created later (ip netns add).
 			case errors.Is(err, os.ErrNotExist) && l.netns != "":
 				probs = append(probs, problem{line: l.lineOf("netns"), link: l.spec.Name, msg: fmt.Sprintf("netns %q not found (ip netns add %s?)", name, name)})
 			case errors.Is(err, os.ErrNotExist):
-				return usagef("apply: network namespace %q (-n) not found (ip netns add %s?)", name, name)
+				return nil, usagef("apply: network namespace %q (-n) not found (ip netns add %s?)", name, name)
 			default:
-				return runErr(fmt.Errorf("apply: open network namespace%s: %w", nsSuffix(name), err))
+				return nil, runErr(fmt.Errorf("apply: open network namespace%s: %w", nsSuffix(name), err))
 			}
 		}
 		ns.links = append(ns.links, l)
@@ -159,11 +202,20 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 		if len(probs) > maxProblems {
 			more = fmt.Sprintf(" (%d more not shown)", len(probs)-maxProblems)
 		}
-		return usagef("apply: %s has %d problem(s)%s; nothing was changed", display, len(probs), more)
+		return nil, usagef("apply: %s has %d problem(s)%s; nothing was changed", display, len(probs), more)
 	}
+	ok = true
+	return d, nil
+}
 
+func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error {
+	d, err := o.loadApply(c, file, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
 	var plan []action
-	for _, ns := range spaces {
+	for _, ns := range d.spaces {
 		have, err := ns.b.List()
 		if err != nil {
 			return runErr(fmt.Errorf("apply: list amt links%s: %w", nsSuffix(ns.name), err))
@@ -185,7 +237,7 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 	failed := 0
 	for _, a := range plan {
 		fmt.Fprintln(out, a.String())
-		if err := a.do(byName[a.ns].b); err != nil {
+		if err := a.do(d.byName[a.ns].b); err != nil {
 			failed++
 			fmt.Fprintln(c.ErrOrStderr(), "amtctl: "+oneLine(err))
 		}
@@ -224,17 +276,36 @@ type action struct {
 	diffs []string       // replace, set: "attr old → new"
 }
 
+// actionVerbs are each kind's words: planned (apply's lines), and done
+// (apply --watch's log).
+var actionVerbs = [...]struct{ plan, done string }{
+	actDelete:  {"delete", "deleted"},
+	actReplace: {"replace", "replaced"},
+	actCreate:  {"create", "created"},
+	actSet:     {"set", "set"},
+}
+
+// String is the change as apply prints it before making it.
 func (a action) String() string {
-	who := a.name + nsSuffix(a.shown)
+	return actionVerbs[a.kind].plan + " " + a.name + nsSuffix(a.shown) + ": " + a.detail()
+}
+
+// doneString is the change as apply --watch logs it once made.
+func (a action) doneString() string {
+	return actionVerbs[a.kind].done + " " + a.name + nsSuffix(a.shown) + ": " + a.detail()
+}
+
+// detail is what the change does, after "create NAME: ".
+func (a action) detail() string {
 	switch a.kind {
 	case actDelete:
-		return fmt.Sprintf("delete %s: not in the file (--prune)", who)
+		return "not in the file (--prune)"
 	case actReplace:
-		return fmt.Sprintf("replace %s: %s %s", who, strings.Join(a.diffs, ", "), replaceWhy)
+		return strings.Join(a.diffs, ", ") + " " + replaceWhy
 	case actCreate:
-		return fmt.Sprintf("create %s: %s", who, specWords(a.spec))
+		return specWords(a.spec)
 	default:
-		return fmt.Sprintf("set %s: %s", who, strings.Join(a.diffs, ", "))
+		return strings.Join(a.diffs, ", ")
 	}
 }
 

@@ -34,6 +34,11 @@ type Backend interface {
 	// Watch reports link events to fn until ctx ends or fn fails, as
 	// amtlink.Client's Watch does.
 	Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error
+	// Subscribe reports changes to the links (of any kind) and addresses
+	// of the namespace to fn until ctx ends or fn fails, as
+	// amtlink.Client's Subscribe does, with amtlink.NotifyResync when the
+	// kernel dropped notifications; apply --watch converges on them.
+	Subscribe(ctx context.Context, opt amtlink.SubscribeOptions, fn func(amtlink.Notification) error) error
 	// Interfaces lists every device of the namespace with its addresses,
 	// for add's warnings and the completion of device names.
 	Interfaces() ([]Interface, error)

@@ -30,6 +30,7 @@ type fake struct {
 	adds    int            // how many of them were Add calls
 	deletes []string
 	lookups []string // every Interface call
+	lists   int      // how many List calls
 	closed  int
 }
 
@@ -48,6 +49,12 @@ func (f *fake) Interfaces() ([]Interface, error) { return f.ifs, nil }
 // Watch fails: watchFake (monitor_test.go) is the fake that reports events.
 func (f *fake) Watch(context.Context, amtlink.WatchOptions, func(amtlink.Event) error) error {
 	return errors.New("fake: this backend cannot report link events")
+}
+
+// Subscribe fails: subFake (applywatch_test.go) is the fake that reports
+// notifications.
+func (f *fake) Subscribe(context.Context, amtlink.SubscribeOptions, func(amtlink.Notification) error) error {
+	return errors.New("fake: this backend cannot report notifications")
 }
 
 func (f *fake) Interface(name string) (*Interface, error) {
@@ -143,6 +150,7 @@ func (f *fake) Get(name string) (*amtlink.Link, error) {
 }
 
 func (f *fake) List() ([]amtlink.Link, error) {
+	f.lists++
 	if f.listErr != nil {
 		return nil, f.listErr
 	}

@@ -3,7 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -27,6 +29,14 @@ type hooks struct {
 	noQuick bool
 	// monitorReady, when not nil, is called once monitor watches.
 	monitorReady func()
+	// watchSignals, when not nil, replaces apply --watch's signals
+	// (SIGHUP, SIGINT, SIGTERM); watchTick its resync ticker.
+	watchSignals <-chan os.Signal
+	watchTick    <-chan time.Time
+	// watchReady, when not nil, is called once apply --watch has
+	// converged and watches; watchIdle each time it waits for something
+	// to happen.
+	watchReady, watchIdle func()
 	// netnsDir is where named namespaces are looked for to complete -n;
 	// "" means /run/netns, where "ip netns add" bind-mounts them.
 	netnsDir string
