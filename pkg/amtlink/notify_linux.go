@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -139,13 +140,15 @@ func eachNotification(ctx context.Context, op string, r received, fn func(Notifi
 // of their own, read until ctx is done; op names the operation in errors.
 // stop closes the socket and waits for its reader.
 func (c *client) notifications(ctx context.Context, op string, groups uint32) (<-chan received, func(), error) {
-	mc, err := c.dialNotifications(op, groups)
+	dial := func() (*netlink.Conn, error) { return c.dialNotifications(op, groups) }
+	mc, err := dial()
 	if err != nil {
 		return nil, nil, err
 	}
-	ch := receiveAll(ctx, mc)
+	r := &reader{mc: mc, dial: dial}
+	ch := r.run(ctx)
 	return ch, func() {
-		mc.Close()
+		r.close()
 		for range ch {
 		}
 	}, nil
@@ -233,21 +236,74 @@ type received struct {
 	err  error
 }
 
-// receiveAll reads mc until it fails for good or ctx is done, and then
-// closes the channel. When ctx is done a read deadline in the past wakes a
-// pending Receive.
-func receiveAll(ctx context.Context, mc *netlink.Conn) <-chan received {
+// reader reads a notification socket until it fails for good or its
+// context is done, and then closes its channel.
+//
+// On an overrun (ENOBUFS: the kernel dropped notifications) it replaces
+// the socket with a new one before it passes the overrun on. The old one is
+// no use: what is still queued on it is stale, and the kernel delivers
+// nothing more to it until that queue has been read empty
+// (NETLINK_S_CONGESTED), so a change made while the receiver resyncs would
+// be lost, and reported only as one more overrun, later. The new socket is
+// subscribed before the overrun is reported, so the receiver's listing
+// sees everything the new socket misses.
+type reader struct {
+	dial func() (*netlink.Conn, error)
+	mu   sync.Mutex
+	mc   *netlink.Conn
+	done bool
+}
+
+func (r *reader) conn() *netlink.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mc
+}
+
+// close closes the current socket, which ends a pending Receive.
+func (r *reader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = true
+	r.mc.Close()
+}
+
+// redial replaces the socket after an overrun.
+func (r *reader) redial() error {
+	mc, err := r.dial()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		mc.Close()
+		return net.ErrClosed
+	}
+	_ = r.mc.Close()
+	r.mc = mc
+	return nil
+}
+
+// run starts the reading goroutine. When ctx is done a read deadline in
+// the past wakes a pending Receive.
+func (r *reader) run(ctx context.Context) <-chan received {
 	ch := make(chan received)
-	var once sync.Once
 	stop := context.AfterFunc(ctx, func() {
-		// Wake a pending Receive; Watch closes mc afterwards anyway.
-		once.Do(func() { _ = mc.SetReadDeadline(time.Now()) })
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		_ = r.mc.SetReadDeadline(time.Now())
 	})
 	go func() {
 		defer close(ch)
 		defer stop()
-		for {
-			msgs, err := mc.Receive()
+		for ctx.Err() == nil { // a socket redialled after the wake-up has no deadline
+			msgs, err := r.conn().Receive()
+			if errors.Is(err, unix.ENOBUFS) {
+				if derr := r.redial(); derr != nil {
+					err = derr
+				}
+			}
 			select {
 			case ch <- received{msgs: msgs, err: err}:
 			case <-ctx.Done():
