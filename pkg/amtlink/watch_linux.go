@@ -182,6 +182,9 @@ type watcher struct {
 	known map[uint32]*Link
 	fn    func(Event) error
 	now   func() time.Time
+	// interval is the poll interval, also the pause before a resync is
+	// tried again.
+	interval time.Duration
 }
 
 // watchLoop runs Watch on the notifications arriving on ch, polling the
@@ -191,7 +194,7 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 	if interval == 0 {
 		interval = DefaultPollInterval
 	}
-	w := &watcher{c: c, known: make(map[uint32]*Link), fn: fn, now: time.Now}
+	w := &watcher{c: c, known: make(map[uint32]*Link), fn: fn, now: time.Now, interval: interval}
 	// The starting state: links that exist now are not reported.
 	if err := w.resync(false); err != nil {
 		return err
@@ -200,6 +203,8 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 		opt.Ready()
 	}
 	var ticker *time.Ticker
+	// retry fires when a resync has to be tried again.
+	var retry <-chan time.Time
 	defer func() {
 		if ticker != nil {
 			ticker.Stop()
@@ -220,6 +225,11 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-retry:
+			retry = nil
+			if err := w.resyncOrRetry(&retry); err != nil {
+				return err
+			}
 		case r, ok := <-ch:
 			if !ok {
 				if ctx.Err() != nil {
@@ -234,7 +244,7 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 				if errors.Is(r.err, unix.ENOBUFS) {
 					// The kernel dropped notifications: list again
 					// and report what changed meanwhile.
-					if err := w.resync(true); err != nil {
+					if err := w.resyncOrRetry(&retry); err != nil {
 						return err
 					}
 					continue
@@ -245,7 +255,9 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 				return err
 			}
 		case <-tick:
-			if err := w.poll(); err != nil {
+			// A poll whose dump kept being interrupted is skipped: the
+			// next one comes an interval later.
+			if err := w.poll(); err != nil && !errors.Is(err, ErrDumpInterrupted) {
 				return err
 			}
 		}
@@ -351,6 +363,19 @@ func (w *watcher) poll() error {
 		prev.AMT.Remote = r.amt.Remote
 	}
 	return w.emit(evs)
+}
+
+// resyncOrRetry resyncs, reporting what changed; when the listing kept
+// changing under it (ErrDumpInterrupted, likely in the burst of changes that
+// overran the notification socket), it sets *retry to try again a poll
+// interval later instead of ending the watch.
+func (w *watcher) resyncOrRetry(retry *<-chan time.Time) error {
+	err := w.resync(true)
+	if errors.Is(err, ErrDumpInterrupted) {
+		*retry = time.After(w.interval)
+		return nil
+	}
+	return err
 }
 
 // resync lists the AMT links and, when report is set, reports every
