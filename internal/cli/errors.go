@@ -6,8 +6,9 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/amtctl/amtctl/pkg/amtlink"
 	"strings"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
 )
