@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"os"
-	"syscall"
-
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
-
 	"github.com/amtctl/amtctl/pkg/ifla"
 )
 
