@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"os"
-	"syscall"
-
 	"errors"
 	"fmt"
-	"github.com/amtctl/amtctl/pkg/amtlink"
+	"os"
 	"strings"
+	"syscall"
 
+	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 )
 

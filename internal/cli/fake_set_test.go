@@ -1,8 +1,9 @@
 package cli
 
 import (
-	"github.com/amtctl/amtctl/pkg/amtlink"
 	"syscall"
+
+	"github.com/amtctl/amtctl/pkg/amtlink"
 )
 
 // setCall is one Set call on the fake.

@@ -230,18 +230,28 @@ func Finish(b []byte, start int) {
 // SetSeq sets the sequence number of the message at the start of b.
 func SetSeq(b []byte, seq uint32) { binary.NativeEndian.PutUint32(b[8:], seq) }
 
-// Next splits the first message off b without allocating: its header, its
-// payload (aliasing b) and what follows it.
-func Next(b []byte) (Header, []byte, []byte, error) {
+// ParseHeader reads the header at the start of b, when b is long enough
+// to hold one; its length is not checked against b (b may be the start of
+// a datagram that was cut short).
+func ParseHeader(b []byte) (Header, bool) {
 	if len(b) < HeaderLen {
-		return Header{}, nil, nil, fmt.Errorf("nlwire: %d bytes are too short for a netlink message header", len(b))
+		return Header{}, false
 	}
-	h := Header{
+	return Header{
 		Len:   binary.NativeEndian.Uint32(b),
 		Type:  binary.NativeEndian.Uint16(b[4:]),
 		Flags: binary.NativeEndian.Uint16(b[6:]),
 		Seq:   binary.NativeEndian.Uint32(b[8:]),
 		Pid:   binary.NativeEndian.Uint32(b[12:]),
+	}, true
+}
+
+// Next splits the first message off b without allocating: its header, its
+// payload (aliasing b) and what follows it.
+func Next(b []byte) (Header, []byte, []byte, error) {
+	h, ok := ParseHeader(b)
+	if !ok {
+		return Header{}, nil, nil, fmt.Errorf("nlwire: %d bytes are too short for a netlink message header", len(b))
 	}
 	if h.Len < HeaderLen || int(h.Len) > len(b) {
 		return Header{}, nil, nil, fmt.Errorf("nlwire: netlink message of length %d in %d bytes", h.Len, len(b))

@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/mdlayher/netlink"
 	"syscall"
+
+	"github.com/mdlayher/netlink"
 )
 
 func skipBigEndian(tb testing.TB) {

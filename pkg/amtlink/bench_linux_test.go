@@ -4,9 +4,10 @@ package amtlink
 
 import (
 	"fmt"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"testing"
+
+	"github.com/amtctl/amtctl/internal/nlwire"
 
 	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/amtctl/amtctl/pkg/ifla"

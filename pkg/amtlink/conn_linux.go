@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/amtctl/amtctl/internal/nlwire"
@@ -27,13 +28,13 @@ const rxBufSize = 32 << 10
 // maxAttempts bounds how often exchange sends one request: a dump the
 // kernel flags as interrupted (NLM_F_DUMP_INTR: the table changed while it
 // was read), or a lookup whose answer did not fit the buffer, is asked
-// again.
-const maxAttempts = 3
+// again, after a pause that doubles from intrBackoff.
+const maxAttempts = 5
 
-// ErrDumpInterrupted reports that the kernel's list changed while it was
-// being read (NLM_F_DUMP_INTR) on every attempt, so no consistent listing
-// could be had. Asking again later usually works.
-var ErrDumpInterrupted = errors.New("amtlink: the kernel's list kept changing while it was read (NLM_F_DUMP_INTR); try again")
+// intrBackoff is the first pause before a dump is asked again: long enough
+// for a burst of changes (a script adding links) to pass, short against a
+// human's patience: 150 ms in all over five attempts (10+20+40+80 ms).
+const intrBackoff = 10 * time.Millisecond
 
 // errCutShort reports an answer of which some datagrams were lost: one was
 // too long for the buffer, or could not be split into messages.
@@ -159,30 +160,40 @@ type reply struct {
 // earlier answer left behind by a failed read) are skipped, as iproute2's
 // rtnl_talk skips them.
 //
-// A read-only request (a lookup or a dump: no NLM_F_ACK) is sent again,
-// after reset, when its answer was cut short (a datagram longer than the
-// buffer, which has grown since) or, for a dump, flagged NLM_F_DUMP_INTR;
-// maxAttempts in all, then ErrDumpInterrupted or errCutShort. reset may be
-// nil when fn keeps nothing.
+// A read-only request (RTM_GET*: a lookup or a dump) is sent again, after
+// reset, when its answer was cut short (a datagram longer than the buffer,
+// which has grown since) or, for a dump, flagged NLM_F_DUMP_INTR, with a
+// growing pause; maxAttempts in all, then ErrDumpInterrupted or
+// errCutShort. reset may be nil when fn keeps nothing. A request that
+// changes something is never sent twice, and must ask for an
+// acknowledgement (NLM_F_ACK): without one a successful change is answered
+// by nothing, and the read would wait for ever.
+//
+// exchange holds c.mu while it calls fn: fn must not call the client.
 //
 // The kernel's errors come back as *netlink.OpError with the errno and the
 // extended acknowledgement's message, as netlink.Conn reports them (see
 // kernelError); fn's errors as they are.
 func (c *client) exchange(req []byte, reset func(), fn func(reply) error) error {
+	typ := binary.NativeEndian.Uint16(req[4:])
+	flags := binary.NativeEndian.Uint16(req[6:])
+	readOnly := typ >= unix.RTM_BASE && typ%4 == unix.RTM_GETLINK%4 // RTM_GETLINK, RTM_GETADDR, ...
+	if !readOnly && flags&nlwire.FlagAck == 0 {
+		return fmt.Errorf("amtlink: internal error: request type %d changes something but asks for no acknowledgement", typ)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	flags := binary.NativeEndian.Uint16(req[6:])
-	retry := flags&nlwire.FlagAck == 0
+	pause := intrBackoff
 	for attempt := 1; ; attempt++ {
-		if attempt > 1 && reset != nil {
-			reset()
+		if attempt > 1 {
+			if reset != nil {
+				reset()
+			}
+			time.Sleep(pause)
+			pause *= 2
 		}
 		intr, err := c.roundTrip(req, flags, fn)
-		switch {
-		case !retry || attempt == maxAttempts:
-		case errors.Is(err, errCutShort):
-			continue
-		case err == nil && intr:
+		if readOnly && attempt < maxAttempts && (errors.Is(err, errCutShort) || err == nil && intr) {
 			continue
 		}
 		if err == nil && intr {
@@ -213,14 +224,24 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 		// queued before the request's write returns, and the next chunk
 		// of a dump while the previous one is read.
 		n, err := c.s.read(c.rx, lost == nil)
-		if err != nil {
-			if errors.Is(err, errWouldBlock) && lost != nil {
+		switch {
+		case err != nil && lost != nil:
+			return intr, lost
+		case err != nil:
+			// Read the rest of a dump the kernel is still producing
+			// (it would refuse the next dump with EBUSY until it is
+			// read out), then report the error.
+			lost = &netlink.OpError{Op: "receive", Err: err}
+			if !dump {
 				return intr, lost
 			}
-			return intr, &netlink.OpError{Op: "receive", Err: err}
-		}
-		if n > len(c.rx) {
-			lost = fmt.Errorf("%w: a reply of %d bytes did not fit the %d-byte buffer", errCutShort, n, len(c.rx))
+			continue
+		case n > len(c.rx):
+			// The datagram's first bytes did arrive: count it lost only
+			// when it was ours.
+			if h, ok := nlwire.ParseHeader(c.rx); ok && h.Seq == seq && (c.pid == 0 || h.Pid == c.pid) {
+				lost = fmt.Errorf("%w: a reply of %d bytes did not fit the %d-byte buffer", errCutShort, n, len(c.rx))
+			}
 			c.rx = make([]byte, nlwire.Align(n))
 			continue
 		}
@@ -259,9 +280,12 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 				return intr, &netlink.OpError{Op: "receive", Err: err}
 			case st.Errno != 0:
 				return intr, &netlink.OpError{Op: "receive", Err: st.Errno, Message: st.Message, Offset: st.Offset}
-			case lost != nil:
+			case lost != nil && !ack:
 				return intr, lost
 			}
+			// A change the kernel acknowledged was made, whatever
+			// else was lost: only an echo can be (Create reads the
+			// link back then).
 			return intr, fnErr
 		}
 	}

@@ -4,8 +4,9 @@ package amtlink
 
 import (
 	"bytes"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"testing"
+
+	"github.com/amtctl/amtctl/internal/nlwire"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jsimonetti/rtnetlink/v2"

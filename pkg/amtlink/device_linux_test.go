@@ -4,10 +4,11 @@ package amtlink
 
 import (
 	"errors"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"os"
 	"testing"
+
+	"github.com/amtctl/amtctl/internal/nlwire"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"

@@ -17,6 +17,11 @@ var ErrNoDriver = errors.New("amtlink: kernel has no AMT driver (modprobe amt, o
 // kernel's AMT driver has no changelink).
 var ErrNotSupported = errors.New("amtlink: operation not supported by the kernel")
 
+// ErrDumpInterrupted reports that the kernel's list changed while it was
+// being read (NLM_F_DUMP_INTR) on every attempt, so no consistent listing
+// could be had. Asking again later usually works.
+var ErrDumpInterrupted = errors.New("amtlink: the kernel's list kept changing while it was read (NLM_F_DUMP_INTR); try again")
+
 // ErrNotAMT reports that a link exists under the given name but is not an
 // AMT link. Errors carrying it also match os.ErrNotExist: there is no AMT
 // link of that name.

@@ -3,10 +3,15 @@
 package amtlink
 
 import (
+	"context"
+	"time"
+
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jsimonetti/rtnetlink/v2"
 
 	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/amtctl/amtctl/internal/testenv"
@@ -176,5 +181,63 @@ func TestIntegrationDumpErrorReadsToTheEnd(t *testing.T) {
 	devs, err := n.c.Devices()
 	if err != nil || len(devs) != 201 {
 		t.Fatalf("Devices after the failed dump = %d devices, %v; want 201", len(devs), err)
+	}
+}
+
+// TestCreateEchoCutShort: an echo too long for the buffer is lost, but the
+// kernel acknowledged the create: Create succeeds and reads the link back,
+// and nothing is deleted.
+func TestCreateEchoCutShort(t *testing.T) {
+	k := newFakeKernel(t, baseLinks()...)
+	c, _ := testClient(t, k.serve)
+	c.rx = make([]byte, 64) // an ack fits, an echo does not
+	s := gatewaySpec()
+	s.Master, s.MTU = "", 0
+	l, err := c.Create(s)
+	if err != nil || l.Name != "amtg" {
+		t.Fatalf("Create with a lost echo = %+v, %v; want amtg", l, err)
+	}
+	if k.find(&rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: "amtg"}}) == nil {
+		t.Error("the link is gone")
+	}
+}
+
+// TestWatchSurvivesDumpInterrupted: a resync (after ENOBUFS) whose dump
+// keeps being interrupted is tried again later instead of ending Watch.
+func TestWatchSurvivesDumpInterrupted(t *testing.T) {
+	k := newFakeKernel(t, append(baseLinks(), amtLink(10, "amtr", 2))...)
+	intr := 0
+	c, _ := testClient(t, func(reqs []netlink.Message) ([]netlink.Message, error) {
+		msgs, err := k.serve(reqs)
+		if reqs[0].Header.Flags&netlink.Dump != 0 && intr > 0 {
+			intr--
+			msgs[len(msgs)-1].Header.Flags |= nlwire.FlagDumpIntr
+		}
+		return msgs, err
+	})
+	ch := make(chan received, 2)
+	opt := WatchOptions{PollInterval: time.Millisecond, Ready: func() {
+		// A burst: the notification socket overflows while the list
+		// changes under every dump for a while.
+		intr = maxAttempts + 1
+		k.links = append(k.links, amtLink(11, "amts", 2))
+		ch <- received{err: unix.ENOBUFS}
+	}}
+	var got []string
+	err := c.watchLoop(context.Background(), opt, ch, func(e Event) error {
+		got = append(got, e.Type.String()+" "+e.Link.Name)
+		if e.Type == EventCreated {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("watchLoop = %v, want it to live through the interrupted dumps", err)
+	}
+	if len(got) != 2 || got[0] != "resynced " || got[1] != "created amts" {
+		t.Errorf("events %q, want [resynced, created amts]: one resync, reported once it worked", got)
+	}
+	if intr != 0 {
+		t.Errorf("%d interrupted dumps left", intr)
 	}
 }

@@ -5,10 +5,11 @@ package amtlink
 import (
 	"context"
 	"encoding/binary"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"slices"
 	"unsafe"
+
+	"github.com/amtctl/amtctl/internal/nlwire"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"

@@ -43,6 +43,11 @@ type watcher struct {
 	known map[uint32]*Link
 	fn    func(Event) error
 	now   func() time.Time
+	// interval is the poll interval, also the pause before a resync is
+	// tried again.
+	interval time.Duration
+	// retry fires when a resync has to be tried again.
+	retry <-chan time.Time
 }
 
 // watchLoop runs Watch on the notifications arriving on ch, polling the
@@ -52,7 +57,7 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 	if interval == 0 {
 		interval = DefaultPollInterval
 	}
-	w := &watcher{c: c, known: make(map[uint32]*Link), fn: fn, now: time.Now}
+	w := &watcher{c: c, known: make(map[uint32]*Link), fn: fn, now: time.Now, interval: interval}
 	// The starting state: links that exist now are not reported.
 	if err := w.resync(false); err != nil {
 		return err
@@ -81,6 +86,11 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-w.retry:
+			w.retry = nil
+			if err := w.resyncOrRetry(); err != nil {
+				return err
+			}
 		case r, ok := <-ch:
 			if !ok {
 				if ctx.Err() != nil {
@@ -93,7 +103,9 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 				return err
 			}
 		case <-tick:
-			if err := w.poll(); err != nil {
+			// A poll whose dump kept being interrupted is skipped: the
+			// next one comes an interval later.
+			if err := w.poll(); err != nil && !errors.Is(err, ErrDumpInterrupted) {
 				return err
 			}
 		}
@@ -129,7 +141,7 @@ func (w *watcher) handle(n *names, nt Notification) error {
 	case NotifyResync:
 		// The kernel dropped notifications: list again and report
 		// that, then what changed meanwhile.
-		return w.resync(true)
+		return w.resyncOrRetry()
 	case NotifyLink:
 		if nt.Device.Kind != Kind {
 			return nil
@@ -192,6 +204,19 @@ func (w *watcher) poll() error {
 		prev.AMT.Remote = r.amt.Remote
 	}
 	return w.emit(evs)
+}
+
+// resyncOrRetry resyncs, reporting what changed; when the listing kept
+// changing under it (ErrDumpInterrupted, likely in the burst of changes that
+// overran the notification socket), it arranges (w.retry) to try again a poll
+// interval later instead of ending the watch.
+func (w *watcher) resyncOrRetry() error {
+	err := w.resync(true)
+	if errors.Is(err, ErrDumpInterrupted) {
+		w.retry = time.After(w.interval)
+		return nil
+	}
+	return err
 }
 
 // resync lists the AMT links and, when report is set, reports

@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/mdlayher/netlink"
 )
 

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/amtctl/amtctl/internal/nlwire"
 	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/amtctl/amtctl/internal/nlwire"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
