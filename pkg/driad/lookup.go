@@ -27,9 +27,12 @@ type Resolver struct {
 	// Attempts is how many rounds through Servers a query makes; 0 means
 	// DefaultAttempts.
 	Attempts int
-	// Shuffle breaks ties between records of equal precedence (and
-	// orders the addresses of a relay name); nil means math/rand/v2's
-	// Shuffle. RFC 8777 §4.2.1 wants the choice among equals to be
+	// Shuffle breaks ties between records of equal precedence, and
+	// orders the addresses of a relay name; nil means math/rand/v2's
+	// Shuffle. It is called once per run of ties (and per name), on
+	// records sorted by their text (addresses in order), so a Shuffle
+	// that swaps nothing gives a canonical order, whatever order the
+	// server sent. RFC 8777 §4.2.1 wants the choice among equals to be
 	// random; tests set it to keep their output fixed.
 	Shuffle func(n int, swap func(i, j int))
 }
@@ -190,11 +193,21 @@ func (r *Resolver) Lookup(ctx context.Context, source netip.Addr) (*Result, erro
 	if shuffle == nil {
 		shuffle = rand.Shuffle
 	}
-	// Shuffle, then sort stably by precedence: ties end up in random order.
-	shuffle(len(res.Candidates), func(i, j int) {
-		res.Candidates[i], res.Candidates[j] = res.Candidates[j], res.Candidates[i]
+	// Sort by precedence, ties by their text so that the order does not
+	// depend on the order the server sent them in, then shuffle each run
+	// of ties: with a Shuffle that swaps nothing the order is canonical.
+	slices.SortFunc(res.Candidates, func(a, b Candidate) int {
+		return cmp.Or(cmp.Compare(a.Precedence, b.Precedence), strings.Compare(a.String(), b.String()))
 	})
-	slices.SortStableFunc(res.Candidates, func(a, b Candidate) int { return cmp.Compare(a.Precedence, b.Precedence) })
+	for i := 0; i < len(res.Candidates); {
+		j := i + 1
+		for j < len(res.Candidates) && res.Candidates[j].Precedence == res.Candidates[i].Precedence {
+			j++
+		}
+		tie := res.Candidates[i:j]
+		shuffle(len(tie), func(a, b int) { tie[a], tie[b] = tie[b], tie[a] })
+		i = j
+	}
 
 	stopped := -1 // the type 0 record that ended the search
 	for i := range res.Candidates {
@@ -271,6 +284,7 @@ func (r *Resolver) resolveName(ctx context.Context, c *Candidate, shuffle func(i
 	for _, rr := range ans.rrs {
 		c.Addrs = append(c.Addrs, netip.AddrFrom4([4]byte(rr.data)))
 	}
+	slices.SortFunc(c.Addrs, netip.Addr.Compare)
 	shuffle(len(c.Addrs), func(i, j int) { c.Addrs[i], c.Addrs[j] = c.Addrs[j], c.Addrs[i] })
 	c.TTL = min(c.TTL, ans.ttl)
 }
