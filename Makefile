@@ -12,7 +12,7 @@ STATICCHECK := $(BUILD)/tools/$(shell $(GO) env GOVERSION)/staticcheck-$(STATICC
 SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel -type f 2>/dev/null | sort); do \
 	head -n1 "$$f" | grep -qE '^\#! *(/usr/bin/env +|/usr/bin/|/bin/)(ba)?sh( |$$)' && echo "$$f"; done)
 
-.PHONY: all build man test vet lint staticcheck shellcheck unit kernel-test test-fixes demo fuzz bench clean vm-shell
+.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools kernel-test test-fixes demo fuzz bench clean vm-shell
 
 all: build
 
@@ -53,8 +53,16 @@ shellcheck:
 		{ echo "shellcheck: not installed, and apt-get install shellcheck failed (run as root)" >&2; exit 1; }
 	shellcheck $(SHELL_SCRIPTS)
 
-unit:
+## unit: every host test; the relay lookup tests run BIND's named and dig on loopback, so
+## bind9 and bind9-dnsutils are installed first when missing (as root; elsewhere they skip).
+unit: dns-tools
 	$(GO) test -count=1 ./...
+
+dns-tools:
+	@{ command -v named >/dev/null || test -x /usr/sbin/named; } && command -v dig >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing bind9 and bind9-dnsutils" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bind9 bind9-dnsutils >/dev/null; \
+		else echo "dns-tools: named or dig missing and not root: the relay lookup tests against BIND will skip" >&2; fi; }
 
 kernel-test:
 	KERNELS="$(KERNEL)" scripts/kernel-tests
@@ -74,6 +82,8 @@ demo: build
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./pkg/ifla
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./pkg/amtrelay
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/amtrelay
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...

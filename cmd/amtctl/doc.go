@@ -12,6 +12,7 @@
 //	amtctl [-n NETNS] [-j] monitor [--interval D]
 //	amtctl [-n NETNS] apply -f FILE|- [--prune] [--dry-run]
 //	amtctl [-n NETNS] [-j [-p]] -batch FILE|- [-force]
+//	amtctl [-j [-p]] relay lookup SOURCE [--dns ADDR[:PORT]]
 //	amtctl version
 //	amtctl completion bash|zsh|fish|powershell
 //
@@ -67,6 +68,28 @@
 // "relay-discovered","ifname":"amtg","remote":"10.0.0.1",...}). The kernel
 // sends no notification when a gateway finds its relay, so while gateways
 // exist monitor polls them every --interval (default 200ms).
+//
+// "relay lookup SOURCE" finds the AMT relay for a multicast source as RFC
+// 8777 (DRIAD) says: it asks DNS for the AMTRELAY records (type 260) at
+// SOURCE's reverse name, with the name servers of /etc/resolv.conf or the
+// one given with --dns, and prints every record in the order a gateway
+// tries them (lower precedence first, ties at random), the relay chosen and
+// the answer's TTL:
+//
+//	$ amtctl relay lookup 198.51.100.12
+//	AMTRELAY 12.100.51.198.in-addr.arpa. from 127.0.0.1:53, TTL 300
+//	PRECEDENCE  D  TYPE  RELAY                 ADDRESS                    NOTE
+//	5           0  ipv6  2001:db8::15          -                          IPv6 relay: not used, the kernel's AMT tunnel is IPv4
+//	10          0  ipv4  203.0.113.15          203.0.113.15               chosen
+//	20          0  name  relays.example.test.  203.0.113.30,203.0.113.31
+//	relay 203.0.113.15 (discovery required, precedence 10), TTL 300
+//
+// Relay names are resolved to A records; IPv6 relays are shown but never
+// chosen. NXDOMAIN, no record, SERVFAIL, REFUSED, no answer, a malformed
+// record, only IPv6 relays and a type 0 ("no relay") record each end in one
+// line naming what was asked and what came back, with exit status 1:
+//
+//	amtctl: relay lookup 198.51.100.99: asked 127.0.0.1:53 for AMTRELAY 99.100.51.198.in-addr.arpa., got NXDOMAIN (no such name)
 //
 // Exit status: 0 success; 1 the request was well formed but failed (the
 // kernel refused it, no such link, device or namespace, permission denied,

@@ -110,6 +110,7 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
 	root.AddCommand(newApplyCommand(o))
 	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
+	root.AddCommand(newRelayCommand(relayEnv{}))
 	addBatch(root, o)
 	return root
 }
