@@ -3,7 +3,6 @@ package amtlink
 import (
 	"context"
 	"net/netip"
-	"strconv"
 )
 
 // NotificationType says what a Notification reports.
@@ -38,10 +37,7 @@ var notificationNames = [...]string{
 // String returns the notification's name: "link", "link-deleted", "addr",
 // "addr-deleted" or "resync".
 func (t NotificationType) String() string {
-	if t >= 0 && int(t) < len(notificationNames) {
-		return notificationNames[t]
-	}
-	return "unknown notification type value (" + strconv.Itoa(int(t)) + ")"
+	return enumName(notificationNames[:], t, "notification type")
 }
 
 // Notification is one change Subscribe reports: a link of any kind, or an

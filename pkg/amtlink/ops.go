@@ -130,11 +130,15 @@ var eventNames = [...]string{
 // String returns the event's name as amtctl monitor prints it: "created",
 // "deleted", "up", "down", "relay-discovered", "relay-changed",
 // "relay-lost" or "resynced".
-func (t EventType) String() string {
-	if t >= 0 && int(t) < len(eventNames) {
-		return eventNames[t]
+func (t EventType) String() string { return enumName(eventNames[:], t, "event type") }
+
+// enumName is names[v], or "unknown WHAT value (v)" for a value names
+// lacks (STYLE §2): the String of this package's enums.
+func enumName[T ~int](names []string, v T, what string) string {
+	if v >= 0 && int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return "unknown event type value (" + strconv.Itoa(int(t)) + ")"
+	return "unknown " + what + " value (" + strconv.Itoa(int(v)) + ")"
 }
 
 // MarshalText returns the event's name, so Event encodes as JSON readably.

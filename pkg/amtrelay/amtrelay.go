@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/amtctl/amtctl/internal/fieldline"
 )
 
 // RRType is the DNS resource record type of AMTRELAY (RFC 8777 §4.1).
@@ -87,15 +89,7 @@ type FieldError struct {
 //
 //	relay "2001:db8::15": an IPv6 address, but relay type 1 is IPv4; use type 2 for an IPv6 relay, or an IPv4 address such as 203.0.113.15
 func (e *FieldError) Error() string {
-	s := e.Field
-	if e.Value != "" {
-		s += " " + strconv.Quote(e.Value)
-	}
-	s += ": " + e.Reason
-	if e.Fix != "" {
-		s += "; " + e.Fix
-	}
-	return s
+	return fieldline.Format(e.Field, e.Value, e.Reason, e.Fix)
 }
 
 // Unwrap returns Err.

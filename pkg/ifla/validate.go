@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+
+	"github.com/amtctl/amtctl/internal/fieldline"
 )
 
 // FieldError describes one invalid field of an AMT, or one bad command-line
@@ -23,15 +25,7 @@ type FieldError struct {
 //
 //	local "ff02::1": IPv6 address, but the AMT tunnel runs over IPv4; use an IPv4 unicast address such as 192.0.2.1
 func (e *FieldError) Error() string {
-	s := e.Field
-	if e.Value != "" {
-		s += " " + strconv.Quote(e.Value)
-	}
-	s += ": " + e.Reason
-	if e.Fix != "" {
-		s += "; " + e.Fix
-	}
-	return s
+	return fieldline.Format(e.Field, e.Value, e.Reason, e.Fix)
 }
 
 const (
