@@ -1,6 +1,6 @@
 # amtctl — see README.md.
 GO      ?= go
-KERNEL  ?= 6.1 6.12
+KERNEL  ?= 6.1 6.12 7.3
 BUILD   := .build
 export PATH := /usr/local/go/bin:$(PATH)
 
@@ -25,7 +25,7 @@ man:
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./internal/tools/genman -o $(BUILD)/man
 
 ## test: vet, lint and unit tests on the host, then every test as root inside a VM on each
-## kernel (6.1 and 6.12; `make test KERNEL=6.12` picks one).
+## kernel (6.1, 6.12 and 7.3; `make test KERNEL=6.12` picks one, `KERNEL=6.12.117-1~deb12u1` a version).
 test: vet lint unit kernel-test
 
 ## vet: gofmt, and go vet for linux, darwin and windows (the library and the CLI build on all

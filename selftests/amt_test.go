@@ -70,6 +70,7 @@ func TestIntegrationAMT(t *testing.T) {
 		suiteCase[*amtSuite]{"amt discovery", testDiscovery},
 		suiteCase[*amtSuite]{"IPv4 amt multicast forwarding", testForward4},
 		suiteCase[*amtSuite]{"IPv6 amt multicast forwarding", testForward6},
+		suiteCase[*amtSuite]{"amt relay queries bypass the amt device", testQueryEgress},
 		suiteCase[*amtSuite]{"IPv4 amt traffic forwarding torture", testTorture4},
 		suiteCase[*amtSuite]{"IPv6 amt traffic forwarding torture", testTorture6},
 	)
@@ -91,6 +92,89 @@ func testForward4(t *testing.T, s *amtSuite) {
 func testForward6(t *testing.T, s *amtSuite) {
 	s.forward(t, sourceV6.Addr(), group6, 6000)
 }
+
+// testQueryEgress is amt.sh's test_query_egress: the relay sends the IGMP
+// and MLD General Queries that answer the gateway's Requests straight from
+// the receive path into the tunnel (amt.c amt_send_igmp_gq and
+// amt_send_mld_gq call amt_send_membership_query, which sends on the lower
+// device), never through amtr's own transmit path, where a query could
+// outlive the tunnel it was built for. amt.sh counts IGMP and MLD queries
+// with tc filters on amtr's egress; here an outgoing tap on amtr does, and
+// a second one on amtr's lower device sees the queries leave as AMT
+// Membership Query messages, so that amtr's silence counts only while
+// queries flowed.
+//
+// The tunnelled queries are the markers: a query that went through amtr
+// passed amtr's taps (dev_queue_xmit) before amt_dev_xmit tunnelled it, so
+// once its copy is on the underlay, what amtr's tap holds is all there is
+// to count.
+func testQueryEgress(t *testing.T, s *amtSuite) {
+	amtrOut, err := newOutgoingTap(s.relay, relayDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer amtrOut.Close()
+	underlay, err := newOutgoingTap(s.relay, s.relayLower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer underlay.Close()
+
+	// The gateway sends an IPv4 and an IPv6 Request every 2 s or so while
+	// the relay answers (amt_event_send_request), each answered by one query.
+	const want = 2 // of each family
+	var tunnelled4, tunnelled6 int
+	deadline := time.Now().Add(queryWait)
+	for tunnelled4 < want || tunnelled6 < want {
+		b, err := underlay.nextRaw(deadline)
+		if isTimeout(err) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m, ok := parseMembershipQuery(b); {
+		case !ok:
+		case m.typ == igmpQuery:
+			tunnelled4++
+		case m.typ == mldQuery:
+			tunnelled6++
+		}
+	}
+	if tunnelled4 < want || tunnelled6 < want {
+		t.Fatalf("in %v the relay sent %d IGMP and %d MLD General Queries through the tunnel on %s (want %d of each): "+
+			"with no queries flowing, amtr's egress proves nothing; %s", queryWait, tunnelled4, tunnelled6, s.relayLower, want, s.diag())
+	}
+
+	var out4, out6, other int
+	for {
+		b, err := amtrOut.nextRaw(time.Now().Add(drainQuiet))
+		if isTimeout(err) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m, ok := parseMembership(b); {
+		case ok && m.typ == igmpQuery:
+			out4++
+		case ok && m.typ == mldQuery:
+			out6++
+		default:
+			other++
+		}
+	}
+	t.Logf("%s sent %d IGMP and %d MLD General Queries into the tunnel; %s's egress: %d IGMP queries, %d MLD queries, %d other packets",
+		s.relayLower, tunnelled4, tunnelled6, relayDev, out4, out6, other)
+	if out4 != 0 || out6 != 0 {
+		t.Errorf("IGMP queries on %s egress: %d, MLD queries: %d (the relay must send its General Queries straight into the tunnel, "+
+			"not through its amt device; %d IGMP and %d MLD queries left on %s meanwhile)", relayDev, out4, out6, tunnelled4, tunnelled6, s.relayLower)
+	}
+}
+
+// queryWait bounds how long testQueryEgress waits for the relay's queries:
+// several of amt.c's request/query cycles.
+const queryWait = 15 * time.Second
 
 func (s *amtSuite) forward(t *testing.T, src, group netip.Addr, port uint16) time.Duration {
 	t.Helper()

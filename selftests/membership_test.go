@@ -304,9 +304,6 @@ func (s *mcastSuite) gatewayTaps(t *testing.T) (lan, up, down *tap) {
 	return lan, up, down
 }
 
-// amtMsgMembershipQuery is the AMT Membership Query (RFC 7450 §5.1.4).
-const amtMsgMembershipQuery = 4
-
 // relayQueries counts, in what tp (the gateway's gw_relay, incoming) has
 // buffered, the AMT Membership Queries from the relay carrying an IGMP
 // (v6 false) or MLD general query. Each answers one of the gateway's

@@ -21,6 +21,7 @@ const amtPort = 2268
 
 // AMT message types (RFC 7450 §5.1).
 const (
+	amtMsgMembershipQuery  = 4
 	amtMsgMembershipUpdate = 5
 	amtMsgMulticastData    = 6
 )
@@ -120,6 +121,8 @@ func (t *tap) next(deadline time.Time) (*udpPacket, error) {
 // Membership report and leave types (RFC 2236, RFC 3376, RFC 2710,
 // RFC 3810).
 const (
+	igmpQuery    = 0x11 // IGMP Membership Query (General Query when its group is 0)
+	mldQuery     = 130  // MLD Multicast Listener Query
 	igmpV2Report = 0x16
 	igmpV2Leave  = 0x17
 	igmpV3Report = 0x22
@@ -379,6 +382,19 @@ func parseUDP(b []byte) *udpPacket {
 func parseMembershipUpdate(b []byte) (membershipMsg, bool) {
 	p := parseUDP(b)
 	if p == nil || p.dport != amtPort || len(p.payload) < 12 || p.payload[0] != amtMsgMembershipUpdate {
+		return membershipMsg{}, false
+	}
+	return parseMembership(p.payload[12:])
+}
+
+// parseMembershipQuery decodes an AMT Membership Query (RFC 7450 §5.1.4), as
+// a relay sends it to a gateway, and the IGMP or MLD query it carries: after
+// the version and type, the flags byte, the 6-byte response MAC and the
+// 4-byte request nonce comes the relay's IP packet (amt.c
+// amt_send_membership_query, struct amt_header_membership_query).
+func parseMembershipQuery(b []byte) (membershipMsg, bool) {
+	p := parseUDP(b)
+	if p == nil || p.sport != amtPort || len(p.payload) < 12 || p.payload[0] != amtMsgMembershipQuery {
 		return membershipMsg{}, false
 	}
 	return parseMembership(p.payload[12:])
