@@ -174,14 +174,15 @@ type row interface {
 func (k keyword) word() (string, bool) { return k.name, k.pasteOnly }
 func (w setWord) word() (string, bool) { return w.name, false }
 
-// lookupRow finds the row of the word w in rows, or nil.
-func lookupRow[T row](rows []T, w string) *T {
+// indexRows maps each word of rows to its row, for lookups that cost one
+// map access per word of a command line (a batch has many).
+func indexRows[T row](rows []T) map[string]*T {
+	m := make(map[string]*T, len(rows))
 	for i := range rows {
-		if name, _ := rows[i].word(); name == w {
-			return &rows[i]
-		}
+		name, _ := rows[i].word()
+		m[name] = &rows[i]
 	}
-	return nil
+	return m
 }
 
 // rowNames lists the words of rows that are not hidden, for "expected one
@@ -196,7 +197,9 @@ func rowNames[T row](rows []T) string {
 	return strings.Join(names, ", ")
 }
 
-func lookupKeyword(w string) *keyword { return lookupRow(addKeywords, w) }
+var keywordIndex = indexRows(addKeywords)
+
+func lookupKeyword(w string) *keyword { return keywordIndex[w] }
 
 // keywordNames lists add's keywords for errors.
 func keywordNames() string { return rowNames(addKeywords) }
@@ -383,7 +386,9 @@ var setWords = []setWord{
 	}},
 }
 
-func lookupSetWord(w string) *setWord { return lookupRow(setWords, w) }
+var setWordIndex = indexRows(setWords)
+
+func lookupSetWord(w string) *setWord { return setWordIndex[w] }
 
 // setWordNames lists set's words for errors.
 func setWordNames() string { return rowNames(setWords) }
