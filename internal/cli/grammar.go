@@ -52,7 +52,7 @@ const (
 )
 
 // valueMTU describes an MTU, with the library's bounds.
-var valueMTU = fmt.Sprintf("a number from %d to %d", amtlink.MinMTU, amtlink.MaxMTU)
+var valueMTU = "a number from " + strconv.Itoa(amtlink.MinMTU) + " to " + strconv.Itoa(amtlink.MaxMTU)
 
 // addKeywords is the add grammar in the order add's errors and completion
 // list it: iproute2's amt words, then the generic link words amtctl also
@@ -92,7 +92,7 @@ var addKeywords = []keyword{
 		show:   func(s *amtlink.Spec) (string, bool) { return orNone(s.Dev), s.Dev != "" },
 		values: (*options).deviceNames},
 	{name: "relay_port", arg: "N", value: valuePort, amt: true,
-		help: fmt.Sprintf("UDP port of the relay side (default %d)", ifla.DefaultPort),
+		help: "UDP port of the relay side (default " + strconv.Itoa(int(ifla.DefaultPort)) + ")",
 		set: func(s *amtlink.Spec, v string) error {
 			p, err := ifla.ParsePort("relay_port", v)
 			s.AMT.RelayPort = &p
@@ -100,7 +100,7 @@ var addKeywords = []keyword{
 		},
 		show: func(s *amtlink.Spec) (string, bool) { return portString(s.AMT.RelayPort), s.AMT.RelayPort != nil }},
 	{name: "gateway_port", arg: "N", value: valuePort, amt: true,
-		help: fmt.Sprintf("UDP port of the gateway side (default %d)", ifla.DefaultPort),
+		help: "UDP port of the gateway side (default " + strconv.Itoa(int(ifla.DefaultPort)) + ")",
 		set: func(s *amtlink.Spec, v string) error {
 			p, err := ifla.ParsePort("gateway_port", v)
 			s.AMT.GatewayPort = &p
@@ -108,7 +108,7 @@ var addKeywords = []keyword{
 		},
 		show: func(s *amtlink.Spec) (string, bool) { return portString(s.AMT.GatewayPort), s.AMT.GatewayPort != nil }},
 	{name: "max_tunnels", arg: "N", value: "a number such as 128", amt: true,
-		help: fmt.Sprintf("relay mode: most gateways served at once (default %d)", ifla.DefaultMaxTunnels),
+		help: "relay mode: most gateways served at once (default " + strconv.FormatUint(uint64(ifla.DefaultMaxTunnels), 10) + ")",
 		set: func(s *amtlink.Spec, v string) error {
 			n, err := ifla.ParseMaxTunnels(v)
 			s.AMT.MaxTunnels = &n
@@ -281,21 +281,40 @@ var addUsage = func() string {
 	return strings.Join(w, " ")
 }()
 
-// addKeywordHelp is the table of keywords in add's long help.
+// addKeywordHelp is the table of keywords in add's long help. Every amtctl
+// command builds it (cobra wants Long up front), so it is made without fmt.
 func addKeywordHelp() string {
+	const col = 20 // width of the keyword column
 	var b strings.Builder
-	for _, k := range grammarOrder() {
-		help := k.help
+	b.Grow(1024)
+	for i, k := range grammarOrder() {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		word := k.name
+		if k.arg != "" {
+			word += " " + k.arg
+		}
+		b.WriteString("  ")
+		b.WriteString(word)
+		for n := len(word); n < col; n++ {
+			b.WriteByte(' ')
+		}
+		b.WriteByte(' ')
 		switch r := requirements[k.name]; {
 		case r.always:
-			help = "required; " + help
+			b.WriteString("required; ")
 		case r.onlyFor != "":
-			help = r.onlyFor + " mode: " + help
+			b.WriteString(r.onlyFor + " mode: ")
 		}
-		help = strings.ReplaceAll(help, "\n", "\n"+strings.Repeat(" ", 23))
-		fmt.Fprintf(&b, "  %-20s %s\n", strings.TrimSpace(k.name+" "+k.arg), help)
+		for j, line := range strings.Split(k.help, "\n") {
+			if j > 0 {
+				b.WriteString("\n" + strings.Repeat(" ", col+3))
+			}
+			b.WriteString(line)
+		}
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return b.String()
 }
 
 // specWords is s in add's grammar, as "amtctl add NAME ..." takes it.
