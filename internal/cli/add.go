@@ -21,7 +21,7 @@ var errHelpKeyword = errors.New("help requested")
 func parseAdd(args []string) (amtlink.Spec, error) {
 	var s amtlink.Spec
 	if len(args) == 0 {
-		return s, usagef("add needs a link name; usage: %s", addUsage)
+		return s, usagef("add needs a link name; usage: %s", addUsage())
 	}
 	if args[0] == "name" && len(args) > 1 {
 		// "ip link add name NAME type amt ..." pasted as is.
@@ -81,7 +81,7 @@ func checkSpec(s amtlink.Spec) error {
 		if onlyFor != "" {
 			return usagef("%s mode needs %q: %s", onlyFor, m[0], need)
 		}
-		return usagef("add needs %q: %s; usage: %s", m[0], need, addUsage)
+		return usagef("add needs %q: %s; usage: %s", m[0], need, addUsage())
 	}
 	return s.Validate()
 }
@@ -95,22 +95,19 @@ func checkLinkName(name string) error {
 		return err
 	}
 	if lookupKeyword(name) != nil || name == readOnlyWord {
-		return &ifla.FieldError{Field: "name", Value: name, Reason: "is an add keyword, so the link name is missing", Fix: "give the name first: " + addUsage}
+		return &ifla.FieldError{Field: "name", Value: name, Reason: "is an add keyword, so the link name is missing", Fix: "give the name first: " + addUsage()}
 	}
 	return nil
 }
 
 func newAddCommand(o *options) *cobra.Command {
 	c := &cobra.Command{
-		Use:   strings.TrimPrefix(addUsage, "amtctl "),
-		Short: "Create an AMT link (iproute2 keywords)",
-		Long: `Create an AMT link. The keywords are iproute2's ("ip link add NAME type amt ..."):
-
-` + addKeywordHelp() + `
-
-Every value is checked before anything is sent; a mistake is reported on one
-line and nothing is created. "remote" is read-only (see "amtctl show").
-Flags such as -n must come before NAME.`,
+		// Use and Long come from the grammar, and only help, usage and
+		// man pages need them: describeAdd writes them when asked for
+		// (see describe), so other commands do not pay for them.
+		Use:         "add",
+		Short:       "Create an AMT link (iproute2 keywords)",
+		Annotations: map[string]string{describedLater: "add"},
 		Example: `  amtctl add amtr mode relay local 10.0.0.1 dev eth0 up
   amtctl add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0 up
   amtctl -n gw add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev veth-g gateway_port 2269`,
@@ -193,4 +190,16 @@ func hasAddr(addrs []netip.Addr, a netip.Addr) bool {
 // failure moves the Spec to the heap, not every add of a batch.
 func addFailed(s amtlink.Spec, netns string, err error) error {
 	return failure{op: "add", name: s.Name, netns: netns, spec: &s}.error(err)
+}
+
+// describeAdd writes add's usage line and long help from the grammar.
+func describeAdd(c *cobra.Command) {
+	c.Use = strings.TrimPrefix(addUsage(), "amtctl ")
+	c.Long = `Create an AMT link. The keywords are iproute2's ("ip link add NAME type amt ..."):
+
+` + addKeywordHelp() + `
+
+Every value is checked before anything is sent; a mistake is reported on one
+line and nothing is created. "remote" is read-only (see "amtctl show").
+Flags such as -n must come before NAME.`
 }

@@ -76,18 +76,18 @@ var fileOnlyKeys = []struct{ name, value string }{
 
 // fileKeys are the keys of a link entry, in the order errors list them:
 // fileOnlyKeys, then add's keywords as listed.
-var fileKeys = func() []string {
+var fileKeys = sync.OnceValue(func() []string {
 	var keys []string
 	for _, k := range fileOnlyKeys {
 		keys = append(keys, k.name)
 	}
-	for _, k := range listed {
+	for _, k := range listed() {
 		if !k.pasteOnly {
 			keys = append(keys, k.name)
 		}
 	}
 	return keys
-}()
+})
 
 // yamlLine matches the line number yaml.v3 puts in its syntax errors.
 // It is compiled on first use: every amtctl command would pay for it at
@@ -186,7 +186,7 @@ func parseFileLink(n *yaml.Node, i int) (*fileLink, []problem) {
 			continue
 		}
 		if !isFileKey(key) {
-			add(k.Line, fmt.Errorf("unknown key %q; expected one of: %s", key, strings.Join(fileKeys, ", ")))
+			add(k.Line, fmt.Errorf("unknown key %q; expected one of: %s", key, strings.Join(fileKeys(), ", ")))
 			continue
 		}
 		l.lines[key] = k.Line
@@ -203,7 +203,7 @@ func parseFileLink(n *yaml.Node, i int) (*fileLink, []problem) {
 }
 
 func isFileKey(k string) bool {
-	for _, f := range fileKeys {
+	for _, f := range fileKeys() {
 		if f == k {
 			return true
 		}

@@ -106,11 +106,16 @@ func TestAddWarnings(t *testing.T) {
 
 func TestAddHelp(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"add", "--help"}, {"add", "amtr", "mode", "relay", "help"}, {"add", "help"}} {
+	// add's usage line and keyword table are written only when help asks
+	// for them (describe): every way to ask gets them.
+	for _, args := range [][]string{{"add", "--help"}, {"add", "amtr", "mode", "relay", "help"}, {"add", "help"}, {"help", "add"}} {
 		f := newFake()
 		code, out, errOut := run(t, f, args...)
 		if code != 0 || errOut != "" || !strings.Contains(out, "Examples:") || !strings.Contains(out, "max_tunnels N") {
 			t.Errorf("amtctl %q: code %d, stderr %q, stdout lacks examples:\n%s", args, code, errOut, out)
+		}
+		if !strings.Contains(out, "Usage:\n  "+addUsage()+" [flags]\n") || !strings.Contains(out, "\n"+addKeywordHelp()+"\n") {
+			t.Errorf("amtctl %q: no usage line %q or keyword table:\n%s", args, addUsage(), out)
 		}
 		if len(f.opened) != 0 {
 			t.Errorf("amtctl %q opened a backend", args)

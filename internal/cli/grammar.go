@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -155,7 +156,7 @@ const readOnlyWord = "remote"
 // listed is the grammar as usage, help, apply files and plans list it:
 // add's order, except that gateway_port comes before relay_port, as in
 // show's PORTS column (gateway/relay).
-var listed = func() []*keyword {
+var listed = sync.OnceValue(func() []*keyword {
 	var out []*keyword
 	for i := range addKeywords {
 		out = append(out, &addKeywords[i])
@@ -164,7 +165,7 @@ var listed = func() []*keyword {
 	r := slices.IndexFunc(out, func(k *keyword) bool { return k.name == "relay_port" })
 	out[g], out[r] = out[r], out[g]
 	return out
-}()
+})
 
 // row is a grammar row: add's keywords and set's words.
 type row interface {
@@ -197,9 +198,9 @@ func rowNames[T row](rows []T) string {
 	return strings.Join(names, ", ")
 }
 
-var keywordIndex = indexRows(addKeywords)
+var keywordIndex = sync.OnceValue(func() map[string]*keyword { return indexRows(addKeywords) })
 
-func lookupKeyword(w string) *keyword { return keywordIndex[w] }
+func lookupKeyword(w string) *keyword { return keywordIndex()[w] }
 
 // keywordNames lists add's keywords for errors.
 func keywordNames() string { return rowNames(addKeywords) }
@@ -213,7 +214,7 @@ type requirement struct {
 
 // requirements asks amtlink which keywords a Spec needs, with no mode and
 // in each mode, so that help and errors say what the library checks.
-var requirements = func() map[string]requirement {
+var requirements = sync.OnceValue(func() map[string]requirement {
 	in := func(m *ifla.Mode) []string {
 		s := amtlink.Spec{Name: "x", AMT: ifla.AMT{Mode: m}}
 		return s.Missing()
@@ -230,7 +231,7 @@ var requirements = func() map[string]requirement {
 		}
 	}
 	return r
-}()
+})
 
 // needOf describes the required keyword key for the messages that say it
 // is missing, and names the only mode that requires it, if any.
@@ -243,17 +244,17 @@ func needOf(key string) (need, onlyFor string) {
 	if k.need != "" {
 		need = k.need
 	}
-	return need, requirements[key].onlyFor
+	return need, requirements()[key].onlyFor
 }
 
 // grammarOrder is listed with the keywords required in every mode first,
 // as usage and help give them.
 func grammarOrder() []*keyword {
-	out := slices.Clone(listed)
+	out := slices.Clone(listed())
 	slices.SortStableFunc(out, func(a, b *keyword) int {
 		rank := func(k *keyword) int {
 			switch {
-			case requirements[k.name].always:
+			case requirements()[k.name].always:
 				return 0
 			case k.pasteOnly:
 				return 2
@@ -266,23 +267,23 @@ func grammarOrder() []*keyword {
 }
 
 // addUsage is add's one-line usage, from the grammar.
-var addUsage = func() string {
+var addUsage = sync.OnceValue(func() string {
 	w := []string{"amtctl add NAME"}
 	for _, k := range grammarOrder() {
 		if k.pasteOnly {
 			continue
 		}
 		word := strings.TrimSpace(k.name + " " + k.arg)
-		if !requirements[k.name].always {
+		if !requirements()[k.name].always {
 			word = "[" + word + "]"
 		}
 		w = append(w, word)
 	}
 	return strings.Join(w, " ")
-}()
+})
 
-// addKeywordHelp is the table of keywords in add's long help. Every amtctl
-// command builds it (cobra wants Long up front), so it is made without fmt.
+// addKeywordHelp is the table of keywords in add's long help, built when
+// help, usage or a man page asks for it (describeAdd).
 func addKeywordHelp() string {
 	const col = 20 // width of the keyword column
 	var b strings.Builder
@@ -301,7 +302,7 @@ func addKeywordHelp() string {
 			b.WriteByte(' ')
 		}
 		b.WriteByte(' ')
-		switch r := requirements[k.name]; {
+		switch r := requirements()[k.name]; {
 		case r.always:
 			b.WriteString("required; ")
 		case r.onlyFor != "":
@@ -320,7 +321,7 @@ func addKeywordHelp() string {
 // specWords is s in add's grammar, as "amtctl add NAME ..." takes it.
 func specWords(s amtlink.Spec) string {
 	var w []string
-	for _, k := range listed {
+	for _, k := range listed() {
 		if k.show == nil {
 			continue
 		}
@@ -344,7 +345,7 @@ func specWords(s amtlink.Spec) string {
 func diffAMT(l *fileLink, cur *amtlink.Link) []string {
 	old := specOf(*cur)
 	var d []string
-	for _, k := range listed {
+	for _, k := range listed() {
 		if !k.amt || k.show == nil || !l.has(k.name) {
 			continue
 		}
@@ -405,9 +406,9 @@ var setWords = []setWord{
 	}},
 }
 
-var setWordIndex = indexRows(setWords)
+var setWordIndex = sync.OnceValue(func() map[string]*setWord { return indexRows(setWords) })
 
-func lookupSetWord(w string) *setWord { return setWordIndex[w] }
+func lookupSetWord(w string) *setWord { return setWordIndex()[w] }
 
 // setWordNames lists set's words for errors.
 func setWordNames() string { return rowNames(setWords) }

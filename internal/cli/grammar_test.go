@@ -21,7 +21,9 @@ func TestGrammarReachesEveryConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	help := newAddCommand(&options{}).Long
+	add := newAddCommand(&options{})
+	describe(add)
+	help := add.Long
 	// full gives every keyword a value, in a relay (which takes all but
 	// discovery) and a gateway (discovery).
 	relay := relay("relay_port", "2270", "gateway_port", "2271", "max_tunnels", "64", "master", "br0", "mtu", "1400", "up")[1:]
@@ -37,14 +39,14 @@ func TestGrammarReachesEveryConsumer(t *testing.T) {
 	completions, _ := (&options{open: f.open}).completeAdd(nil, []string{"amtx"}, "")
 	for _, k := range addKeywords {
 		if k.pasteOnly {
-			if slices.Contains(fileKeys, k.name) || slices.Contains(completions, k.name) {
+			if slices.Contains(fileKeys(), k.name) || slices.Contains(completions, k.name) {
 				t.Errorf("%s: paste-only, yet offered", k.name)
 			}
 			continue
 		}
 		word := strings.TrimSpace(k.name + " " + k.arg)
-		if !strings.Contains(addUsage, word) {
-			t.Errorf("%s: add's usage %q lacks %q", k.name, addUsage, word)
+		if !strings.Contains(add.Use, word) {
+			t.Errorf("%s: add's usage %q lacks %q", k.name, add.Use, word)
 		}
 		if !strings.Contains(help, "\n  "+word+" ") {
 			t.Errorf("%s: add's help lacks its line", k.name)
@@ -52,7 +54,7 @@ func TestGrammarReachesEveryConsumer(t *testing.T) {
 		if !strings.Contains(keywordNames(), k.name) {
 			t.Errorf("%s: not in add's list of keywords", k.name)
 		}
-		if !slices.Contains(fileKeys, k.name) {
+		if !slices.Contains(fileKeys(), k.name) {
 			t.Errorf("%s: not a key of apply files", k.name)
 		}
 		if fileValueHelp(k.name) == "a value" {

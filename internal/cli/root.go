@@ -82,7 +82,30 @@ const rootExample = `  # a relay and a gateway that discovers it
 // NewRootCommand builds the amtctl command tree. open is called at most once
 // per command, after the command line has been fully checked.
 func NewRootCommand(open Opener) *cobra.Command {
-	return newRootCommand(open, hooks{})
+	root := newRootCommand(open, hooks{})
+	describe(root)
+	return root
+}
+
+// describedLater is the annotation of a command whose Use and Long are
+// written by describe: its value names the describer.
+const describedLater = "amtctl-described-later"
+
+// describers write a command's Use and Long, which cost start-up time to
+// build (add's come from the grammar table).
+var describers = map[string]func(*cobra.Command){"add": describeAdd}
+
+// describe writes the Use and Long of c and of the commands under it that
+// have them written later. Help, usage and NewRootCommand call it; a
+// command that only runs never does.
+func describe(c *cobra.Command) {
+	if name, ok := c.Annotations[describedLater]; ok {
+		describers[name](c)
+		delete(c.Annotations, describedLater)
+	}
+	for _, sub := range c.Commands() {
+		describe(sub)
+	}
 }
 
 // newRootCommand is NewRootCommand with test hooks.
@@ -103,6 +126,9 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	pf.BoolVarP(&o.json, "json", "j", false, "print JSON shaped like \"ip -d -s -j link show\"")
 	pf.BoolVarP(&o.pretty, "pretty", "p", false, "indent JSON output (with -j)")
 	_ = root.RegisterFlagCompletionFunc("netns", o.completeNetNS)
+	help, usage := root.HelpFunc(), root.UsageFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) { describe(c.Root()); help(c, args) })
+	root.SetUsageFunc(func(c *cobra.Command) error { describe(c.Root()); return usage(c) })
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef("%v; see \"%s --help\"", err, c.CommandPath())
 	})
@@ -142,5 +168,5 @@ func errorLine(err error) string {
 // Main is the whole of amtctl: it builds the command tree on the real
 // kernel backend and runs it.
 func Main(args []string, stdout, stderr io.Writer) int {
-	return Execute(NewRootCommand(OpenAMTLink), args, stdout, stderr)
+	return Execute(newRootCommand(OpenAMTLink, hooks{}), args, stdout, stderr)
 }
