@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -114,7 +113,7 @@ func runRelayLookup(c *cobra.Command, env relayEnv, arg, dns string) error {
 		pretty, _ := c.Flags().GetBool("pretty")
 		var err error
 		if jsonOut {
-			err = writeJSONValue(c.OutOrStdout(), newRelayView(res), pretty)
+			err = writeJSON(c.OutOrStdout(), newRelayView(res), pretty)
 		} else {
 			err = printRelayTable(c.OutOrStdout(), res)
 		}
@@ -235,20 +234,4 @@ func typeWord(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// writeJSONValue prints v as JSON and a newline, indented when pretty.
-func writeJSONValue(w io.Writer, v any, pretty bool) error {
-	var b []byte
-	var err error
-	if pretty {
-		b, err = json.MarshalIndent(v, "", "    ")
-	} else {
-		b, err = json.Marshal(v)
-	}
-	if err != nil {
-		return runErr(fmt.Errorf("encode JSON: %w", err))
-	}
-	_, err = w.Write(append(b, '\n'))
-	return runErr(err)
 }

@@ -91,15 +91,15 @@ func (o *options) printJSON(c *cobra.Command, links []amtlink.Link) error {
 	return writeJSON(c.OutOrStdout(), Views(links), o.pretty)
 }
 
-// writeJSON prints views as one JSON array and a newline; compact like
-// "ip -j", indented like "ip -j -p" when pretty.
-func writeJSON(w io.Writer, views []LinkView, pretty bool) error {
+// writeJSON prints v (show's views, relay lookup's answer) as JSON and a
+// newline; compact like "ip -j", indented like "ip -j -p" when pretty.
+func writeJSON(w io.Writer, v any, pretty bool) error {
 	var b []byte
 	var err error
 	if pretty {
-		b, err = json.MarshalIndent(views, "", "    ")
+		b, err = json.MarshalIndent(v, "", "    ")
 	} else {
-		b, err = json.Marshal(views)
+		b, err = json.Marshal(v)
 	}
 	if err != nil {
 		return runErr(fmt.Errorf("encode JSON: %w", err))

@@ -76,16 +76,22 @@ func subscribeLoop(ctx context.Context, opt SubscribeOptions, ch <-chan received
 			return nil
 		case r, ok := <-ch:
 			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return &Error{Op: "subscribe", Err: errors.New("amtlink: notification socket closed")}
+				return socketClosed(ctx, "subscribe")
 			}
 			if err := eachNotification(ctx, "subscribe", r, fn); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// socketClosed is what a loop returns for op when its notification reader
+// stopped: nil when ctx is done (that stopped it), else an *Error.
+func socketClosed(ctx context.Context, op string) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return &Error{Op: op, Err: errors.New("amtlink: notification socket closed")}
 }
 
 // eachNotification calls fn with each notification of one receive r, in

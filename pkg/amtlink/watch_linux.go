@@ -93,10 +93,7 @@ func (c *client) watchLoop(ctx context.Context, opt WatchOptions, ch <-chan rece
 			}
 		case r, ok := <-ch:
 			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return &Error{Op: "watch", Err: errors.New("amtlink: notification socket closed")}
+				return socketClosed(ctx, "watch")
 			}
 			n := &names{c: w.c, op: "watch"}
 			if err := eachNotification(ctx, "watch", r, func(nt Notification) error { return w.handle(n, nt) }); err != nil {
