@@ -48,6 +48,13 @@ type Spec struct {
 	MTU uint32
 	// Up brings the link up as it is created.
 	Up bool
+	// Alias is the interface alias (IFLA_IFALIAS, "ip link set NAME alias
+	// TEXT"), at most MaxAlias bytes; "" sets none. The kernel ignores
+	// IFLA_IFALIAS in a create request (rtnl_newlink_create applies only
+	// the attributes rtnl_create_link knows; checked on 6.1, 6.12 and 7.3),
+	// so Create sets it with a second request on the new link, and deletes
+	// the link again if that fails.
+	Alias string
 }
 
 // Create validates s fully, without sending anything when it is invalid,
@@ -100,6 +107,7 @@ type Link struct {
 	LowerName string // name of the device AMT.Link refers to; "" if it is gone or in another namespace
 	AMT       ifla.AMT
 	Stats     *rtnetlink.LinkStats64 // nil if the kernel sent none
+	Alias     string                 // IFLA_IFALIAS, "" if none
 }
 
 // iffUp is IFF_UP from <net/if.h>, spelled out so this file builds on every

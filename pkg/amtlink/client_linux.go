@@ -232,6 +232,7 @@ func (r *rawLink) link(n *names) (Link, error) {
 		OperState: r.operState,
 		AMT:       r.amt,
 		Stats:     r.stats,
+		Alias:     r.alias,
 	}
 	var err error
 	if r.hasMaster {
@@ -430,6 +431,23 @@ func (c *client) create(s Spec, readBack bool) (*Link, error) {
 	if err != nil {
 		return nil, masterNotSupported(err, s.Master)
 	}
+	if s.Alias != "" {
+		// The kernel ignores IFLA_IFALIAS in a create request: set it on
+		// the new link, by name (its index may not be known yet).
+		if err := c.exchange(setRequest(0, s.Name, 0, nil, nil, &s.Alias), nil, ignoreReplies); err != nil {
+			err = c.opError(op, s.Name, err)
+			if uerr := c.undoCreate(s.Name); uerr != nil {
+				var e *Error
+				if errors.As(err, &e) {
+					e.Err = fmt.Errorf("%w; deleting the half-made link failed too: %v", e.Err, uerr)
+				}
+			}
+			return nil, err
+		}
+		if echo != nil {
+			echo.alias = s.Alias
+		}
+	}
 	if !readBack {
 		// The request carried kind amt and NLM_F_EXCL: the kernel made
 		// this link, as asked, or said why not.
@@ -550,7 +568,7 @@ func (c *client) readBack(op string, s Spec, n *names, r *rawLink) (*Link, error
 }
 
 func (c *client) setMTU(op, name string, index, mtu uint32) error {
-	if err := c.exchange(setRequest(index, mtu, nil, nil), nil, ignoreReplies); err != nil {
+	if err := c.exchange(setRequest(index, "", mtu, nil, nil, nil), nil, ignoreReplies); err != nil {
 		return c.opError(op, name, err)
 	}
 	return nil

@@ -32,6 +32,7 @@ type rawLink struct {
 	linkKind     string                 // IFLA_INFO_KIND, "" without IFLA_LINKINFO
 	amt          ifla.AMT
 	isAMT        bool
+	alias        string // IFLA_IFALIAS
 }
 
 func (r *rawLink) kind() string { return r.linkKind }
@@ -88,6 +89,8 @@ func (r *rawLink) attrs(b []byte, info *[]byte, seenInfo *bool) error {
 			r.name = string(bytes.TrimRight(p, "\x00"))
 		case unix.IFLA_MTU:
 			r.mtu = binary.NativeEndian.Uint32(p)
+		case unix.IFLA_IFALIAS:
+			r.alias = string(bytes.TrimRight(p, "\x00"))
 		case unix.IFLA_MASTER:
 			r.master, r.hasMaster = binary.NativeEndian.Uint32(p), true
 		case unix.IFLA_OPERSTATE:

@@ -67,6 +67,7 @@ type fakeLink struct {
 	mtu    uint32
 	master uint32
 	amt    *ifla.AMT
+	alias  string
 }
 
 func newFakeKernel(tb tb, links ...fakeLink) *fakeKernel {
@@ -130,6 +131,9 @@ func (k *fakeKernel) serve(reqs []netlink.Message) ([]netlink.Message, error) {
 		}
 		if lm.Attributes != nil && lm.Attributes.Master != nil {
 			l.master = *lm.Attributes.Master
+		}
+		if lm.Attributes != nil && lm.Attributes.Alias != nil {
+			l.alias = *lm.Attributes.Alias
 		}
 		l.flags = (l.flags &^ lm.Change) | (lm.Flags & lm.Change)
 		k.notifyLink(unix.RTM_NEWLINK, l)
@@ -277,6 +281,9 @@ func encodeKernelLink(tb tb, l *fakeLink) []byte {
 	ae.Uint32(unix.IFLA_MTU, l.mtu)
 	if l.master != 0 {
 		ae.Uint32(unix.IFLA_MASTER, l.master)
+	}
+	if l.alias != "" {
+		ae.String(unix.IFLA_IFALIAS, l.alias)
 	}
 	stats := make([]byte, 200)
 	binary.NativeEndian.PutUint64(stats[0:], 42) // rx_packets

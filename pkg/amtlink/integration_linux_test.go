@@ -669,3 +669,45 @@ func TestIntegrationRawPath(t *testing.T) {
 		t.Errorf("Create after Add = %+v, %v", l, err)
 	}
 }
+
+// TestIntegrationAlias checks what Spec.Alias's documentation says of the
+// running kernel: an IFLA_IFALIAS in the create request itself is ignored
+// (so Create cannot save the second request), and Create, Add and Set set
+// the alias all the same.
+func TestIntegrationAlias(t *testing.T) {
+	testenv.RequireAMT(t)
+	n := newTestNS(t)
+	n.addVeth(t, "vetha", "vethb", n)
+	alias := "amtctl:driad=198.51.100.12"
+	lower := n.index(t, "vetha")
+	err := n.rt.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: &rtnetlink.LinkAttributes{
+		Name: "amtraw", Alias: &alias, Info: &rtnetlink.LinkInfo{Kind: Kind, Data: &Driver{AMT: ifla.AMT{
+			Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("10.0.0.2"), Discovery: netip.MustParseAddr("10.0.0.1"), Link: &lower}}}}})
+	if err != nil {
+		t.Fatalf("create with IFLA_IFALIAS: %v", err)
+	}
+	raw, err := n.c.Get("amtraw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel %s: IFLA_IFALIAS in the create request gave alias %q", testenv.KernelRelease(), raw.Alias)
+	if raw.Alias != "" {
+		t.Errorf("this kernel applies IFLA_IFALIAS at creation (alias %q): Create could send it in the create request instead of a second one", raw.Alias)
+	}
+	s := Spec{Name: "amtg", Dev: "vetha", Alias: alias, AMT: ifla.AMT{
+		Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("10.0.0.2"), Discovery: netip.MustParseAddr("10.0.0.1")}}
+	l, err := n.c.Create(s)
+	if err != nil || l.Alias != alias {
+		t.Fatalf("Create = %+v, %v; want alias %q", l, err, alias)
+	}
+	s.Name = "amtg2"
+	if err := n.c.Add(s); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := n.c.Get("amtg2"); err != nil || l.Alias != alias {
+		t.Errorf("after Add: %+v, %v; want alias %q", l, err, alias)
+	}
+	if l, err := n.c.Set("amtg", Change{Alias: ifla.Ptr("")}); err != nil || l.Alias != "" {
+		t.Errorf("Set alias \"\" = %+v, %v; want no alias", l, err)
+	}
+}

@@ -22,10 +22,18 @@ type Change struct {
 	// Master enslaves the link to the bridge or VRF of that name; ""
 	// detaches it from its master (nomaster).
 	Master *string
+	// Alias sets the interface alias (IFLA_IFALIAS), at most MaxAlias
+	// bytes; "" removes it.
+	Alias *string
 }
 
+// MaxAlias is the longest interface alias the kernel keeps (IFALIASZ-1).
+const MaxAlias = 255
+
 // IsZero reports whether ch changes nothing.
-func (ch Change) IsZero() bool { return ch.Up == nil && ch.MTU == nil && ch.Master == nil }
+func (ch Change) IsZero() bool {
+	return ch.Up == nil && ch.MTU == nil && ch.Master == nil && ch.Alias == nil
+}
 
 // Set changes the generic attributes in ch of the existing AMT link called
 // name with one RTM_NEWLINK request without NLM_F_CREATE (as `ip link set`
@@ -36,7 +44,7 @@ func (ch Change) IsZero() bool { return ch.Up == nil && ch.MTU == nil && ch.Mast
 // wrapping an *ifla.FieldError. A link of another kind is refused
 // (errors.Is(err, ErrNotAMT)); a missing link or master gives
 // os.ErrNotExist. The kernel applies the attributes of one request in turn
-// (MTU, master, then flags); if it refuses one, those before it may already
+// (MTU, master, alias, then flags); if it refuses one, those before it may already
 // have been applied, as with `ip link set`.
 func (c *Client) Set(name string, ch Change) (*Link, error) { return c.c.Set(name, ch) }
 

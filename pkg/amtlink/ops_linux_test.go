@@ -545,3 +545,49 @@ func TestWatchEndsOnContextAndErrors(t *testing.T) {
 		t.Errorf("Watch(negative interval) = %v", err)
 	}
 }
+
+// TestCreateAlias checks that Create and Add set Spec.Alias with a request
+// of its own after the create (the kernel ignores IFLA_IFALIAS in one), and
+// that Set changes and removes it.
+func TestCreateAlias(t *testing.T) {
+	k := newFakeKernel(t, baseLinks()...)
+	c := k.client()
+	s := Spec{Name: "amtg", Dev: "eth0", Alias: "amtctl:anycast", AMT: ifla.AMT{
+		Mode: ifla.Ptr(ifla.ModeGateway), Local: netip.MustParseAddr("10.0.0.2"), Discovery: netip.MustParseAddr("192.52.193.1")}}
+	l, err := c.Create(s)
+	if err != nil || l.Alias != "amtctl:anycast" {
+		t.Fatalf("Create = %+v, %v; want alias amtctl:anycast", l, err)
+	}
+	_, lms := newLinkRequests(t, k)
+	if len(lms) != 2 || lms[1].Attributes == nil || lms[1].Attributes.Alias == nil || *lms[1].Attributes.Alias != "amtctl:anycast" || lms[1].Attributes.Name != "amtg" {
+		t.Errorf("requests %+v: want the create, then a set of IFLA_IFALIAS by name", lms)
+	}
+	s.Name = "amtg2"
+	if err := c.Add(s); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := c.Get("amtg2"); err != nil || l.Alias != "amtctl:anycast" {
+		t.Errorf("after Add: %+v, %v", l, err)
+	}
+	if l, err := c.Set("amtg", Change{Alias: ifla.Ptr("")}); err != nil || l.Alias != "" {
+		t.Errorf("Set alias \"\": %+v, %v", l, err)
+	}
+	s.Name, s.Alias = "amtg3", strings.Repeat("x", MaxAlias+1)
+	if _, err := c.Create(s); err == nil || !strings.Contains(err.Error(), "alias") {
+		t.Errorf("Create with a 256-byte alias: %v", err)
+	}
+	// A failed alias request deletes the new link again.
+	k.fail = func(req netlink.Message, lm *rtnetlink.LinkMessage) (unix.Errno, string) {
+		if lm.Attributes != nil && lm.Attributes.Alias != nil {
+			return unix.EPERM, ""
+		}
+		return 0, ""
+	}
+	s.Name, s.Alias = "amtg4", "amtctl:anycast"
+	if _, err := c.Create(s); !errors.Is(err, os.ErrPermission) {
+		t.Errorf("Create with the alias refused: %v", err)
+	}
+	if _, err := c.Get("amtg4"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the half-made link is still there: %v", err)
+	}
+}

@@ -91,11 +91,13 @@ func addrDumpRequest(index uint32) []byte {
 	return b
 }
 
-// setRequest is Set's RTM_NEWLINK for the link index: IFLA_MTU when mtu is
-// not 0, IFLA_MASTER when master is not nil (0 detaches), and the up flag in
-// ifi_flags/ifi_change when up is not nil; the attributes in the order
-// rtnetlink.LinkMessage.MarshalBinary writes them.
-func setRequest(index, mtu uint32, master *uint32, up *bool) []byte {
+// setRequest is Set's RTM_NEWLINK for the link index (or, when index is
+// 0, the link called name): IFLA_MTU when mtu is not 0, IFLA_MASTER when
+// master is not nil (0 detaches), IFLA_IFALIAS when alias is not nil (""
+// removes it), and the up flag in ifi_flags/ifi_change when up is not nil;
+// the attributes in the order rtnetlink.LinkMessage.MarshalBinary writes
+// them.
+func setRequest(index uint32, name string, mtu uint32, master *uint32, up *bool, alias *string) []byte {
 	var ifFlags, change uint32
 	if up != nil {
 		change = unix.IFF_UP
@@ -104,11 +106,19 @@ func setRequest(index, mtu uint32, master *uint32, up *bool) []byte {
 		}
 	}
 	b, start := linkMsg(make([]byte, 0, 48), unix.RTM_NEWLINK, flagsChange, index, ifFlags, change)
+	if index == 0 {
+		b = nlwire.AppendString(b, unix.IFLA_IFNAME, name)
+	}
 	if mtu != 0 {
 		b = nlwire.AppendU32(b, unix.IFLA_MTU, mtu)
 	}
 	if master != nil {
 		b = nlwire.AppendU32(b, unix.IFLA_MASTER, *master)
+	}
+	if alias != nil {
+		// Without a NUL, as iproute2 sends it: the kernel stores the
+		// bytes given, and none clear the alias.
+		b = nlwire.AppendAttr(b, unix.IFLA_IFALIAS, []byte(*alias))
 	}
 	nlwire.Finish(b, start)
 	return b

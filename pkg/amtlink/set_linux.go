@@ -38,8 +38,8 @@ func (c *client) Set(name string, ch Change) (*Link, error) {
 		mtu = *ch.MTU
 	}
 	// One request without NLM_F_CREATE: the kernel's do_setlink applies
-	// the MTU, the master and the flags of the existing link in turn.
-	if err := c.exchange(setRequest(r.index, mtu, master, ch.Up), nil, ignoreReplies); err != nil {
+	// the MTU, the master, the alias and the flags of the existing link in turn.
+	if err := c.exchange(setRequest(r.index, "", mtu, master, ch.Up, ch.Alias), nil, ignoreReplies); err != nil {
 		return nil, notFound(c.opError(op, name, err), "link", name)
 	}
 	if r, err = c.getRaw(op, name); err != nil {

@@ -2,6 +2,7 @@ package amtlink
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -178,6 +179,22 @@ func (s *Spec) validate() error {
 			return err
 		}
 	}
+	if err := checkAlias(s.Alias); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkAlias refuses an alias the kernel would refuse (longer than
+// IFALIASZ-1) or cut short (a NUL byte).
+func checkAlias(a string) *ifla.FieldError {
+	switch {
+	case len(a) > MaxAlias:
+		return &ifla.FieldError{Field: "alias", Value: a, Reason: strconv.Itoa(len(a)) + " bytes long, but the kernel keeps at most " + strconv.Itoa(MaxAlias),
+			Fix: "use a shorter alias"}
+	case strings.IndexByte(a, 0) >= 0:
+		return &ifla.FieldError{Field: "alias", Value: a, Reason: "contains a NUL byte", Fix: "leave the NUL out"}
+	}
 	return nil
 }
 
@@ -185,6 +202,11 @@ func (s *Spec) validate() error {
 func (ch Change) validate(name string) *ifla.FieldError {
 	if ch.MTU != nil {
 		if err := checkMTU(*ch.MTU, ""); err != nil {
+			return err
+		}
+	}
+	if ch.Alias != nil {
+		if err := checkAlias(*ch.Alias); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -122,8 +123,12 @@ func (r *Resolver) ask(ctx context.Context, s netip.AddrPort, name dnsmessage.Na
 }
 
 func (r *Resolver) roundTrip(ctx context.Context, network string, s netip.AddrPort, msg []byte, id uint16, q dnsmessage.Question) (*response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, s.String())
+	dial := r.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	c, err := dial(ctx, network, s.String())
 	if err != nil {
 		return nil, netErr(err)
 	}
@@ -190,7 +195,7 @@ func netErr(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return ErrTimeout
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return ErrTimeout
 	}
 	return err

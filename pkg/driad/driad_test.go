@@ -1,6 +1,8 @@
 package driad
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ options ndots:2 timeout:3 attempts:9 rotate
 	want := &Resolver{Servers: []netip.AddrPort{
 		netip.MustParseAddrPort("192.0.2.53:53"), netip.MustParseAddrPort("[2001:db8::53]:53"), netip.MustParseAddrPort("192.0.2.54:53"),
 	}, Timeout: 3 * time.Second, Attempts: 5}
-	if diff := cmp.Diff(want, r, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }), cmp.Comparer(func(a, b func(int, func(int, int))) bool { return a == nil && b == nil })); diff != "" {
+	if diff := cmp.Diff(want, r, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }), cmp.Comparer(func(a, b func(int, func(int, int))) bool { return a == nil && b == nil }), cmp.Comparer(func(a, b func(context.Context, string, string) (net.Conn, error)) bool { return a == nil && b == nil })); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	r, err = ParseResolvConf(strings.NewReader("options timeout:0\n"))

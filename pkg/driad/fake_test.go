@@ -84,3 +84,22 @@ func TestLookupTimeout(t *testing.T) {
 		t.Errorf("gave up after %v; want about 2 x 100ms", d)
 	}
 }
+
+// TestLookupDial checks that a Resolver's Dial opens every connection.
+func TestLookupDial(t *testing.T) {
+	s := fakeServer(t, []byte{10, 1, 203, 0, 113, 15})
+	var dialed []string
+	r := &Resolver{Servers: []netip.AddrPort{s}, Timeout: time.Second, Attempts: 1,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			dialed = append(dialed, network+" "+address)
+			var d net.Dialer
+			return d.DialContext(ctx, network, address)
+		}}
+	res, err := r.Lookup(context.Background(), netip.MustParseAddr("198.51.100.12"))
+	if err != nil || res.Relay != netip.MustParseAddr("203.0.113.15") {
+		t.Fatalf("Lookup = %+v, %v", res, err)
+	}
+	if want := "udp " + s.String(); len(dialed) != 1 || dialed[0] != want {
+		t.Errorf("dialed %q, want [%q]", dialed, want)
+	}
+}

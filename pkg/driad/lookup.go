@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -35,6 +36,12 @@ type Resolver struct {
 	// server sent. RFC 8777 §4.2.1 wants the choice among equals to be
 	// random; tests set it to keep their output fixed.
 	Shuffle func(n int, swap func(i, j int))
+	// Dial opens the connection to a server, with network "udp" or "tcp"
+	// and address an IP:port, as net.Dialer.DialContext does; nil means
+	// a net.Dialer's. A caller that must ask from elsewhere (another
+	// network namespace, a bound source address) gives its own: this
+	// package knows nothing of namespaces.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // The categories of failure; an [*Error] wraps exactly one, for errors.Is.
