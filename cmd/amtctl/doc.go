@@ -3,16 +3,16 @@
 //
 // Usage:
 //
-//	amtctl [-n NETNS] [-j [-p]] add NAME mode gateway|relay local ADDR dev IF
-//	        [discovery ADDR] [gateway_port N] [relay_port N] [max_tunnels N]
-//	        [master BR] [mtu N] [up]
+//	amtctl [-n NETNS] [-j [-p]] add [--dns ADDR[:PORT]] NAME mode gateway|relay local ADDR dev IF
+//	        [discovery ADDR|driad:SOURCE|anycast] [gateway_port N] [relay_port N]
+//	        [max_tunnels N] [master BR] [mtu N] [up]
 //	amtctl [-n NETNS] [-j [-p]] show [NAME]     (aliases: list, ls)
 //	amtctl [-n NETNS] del NAME                  (alias: delete)
 //	amtctl [-n NETNS] [-j [-p]] set NAME [up|down] [mtu N] [master BR|nomaster]
 //	amtctl [-n NETNS] [-j] monitor [--interval D]
-//	amtctl [-n NETNS] apply -f FILE|- [--prune] [--dry-run]
+//	amtctl [-n NETNS] apply -f FILE|- [--dns ADDR[:PORT]] [--prune] [--dry-run | --watch]
 //	amtctl [-n NETNS] [-j [-p]] -batch FILE|- [-force]
-//	amtctl [-j [-p]] relay lookup SOURCE [--dns ADDR[:PORT]]
+//	amtctl [-n NETNS] [-j [-p]] relay lookup SOURCE [--dns ADDR[:PORT]]
 //	amtctl version
 //	amtctl completion bash|zsh|fish|powershell
 //
@@ -90,6 +90,32 @@
 // line naming what was asked and what came back, with exit status 1:
 //
 //	amtctl: relay lookup 198.51.100.99: asked 127.0.0.1:53 for AMTRELAY 99.100.51.198.in-addr.arpa., got NXDOMAIN (no such name)
+//
+// A gateway's discovery address can come from a name. "discovery
+// driad:SOURCE" makes that lookup when the link is made and uses the relay
+// it chooses; "discovery anycast" is 192.52.193.1, the anycast relay
+// address of RFC 7450 section 7. With -n NETNS the lookup goes out from
+// inside NETNS with the resolv.conf "ip netns exec NETNS" would give
+// (/etc/netns/NETNS/resolv.conf when it exists, else /etc/resolv.conf);
+// --dns ADDR[:PORT] asks that server instead. A failed lookup is the
+// lookup's one line and exit status 1, and nothing is created:
+//
+//	$ amtctl add amtg mode gateway local 10.0.0.2 discovery driad:198.51.100.99 dev eth0
+//	amtctl: add amtg: discovery driad:198.51.100.99: asked 127.0.0.1:53 for AMTRELAY 99.100.51.198.in-addr.arpa., got NXDOMAIN (no such name)
+//
+// The kernel keeps only the address, so amtctl records the name in the
+// link's interface alias (IFLA_IFALIAS, "ip link show" prints it):
+// "amtctl:driad=SOURCE" or "amtctl:anycast". show prints it after the
+// address ("10.0.0.1 (driad:198.51.100.12)") and, with -j, as
+// "amtctl": {"discovery_from": "driad:198.51.100.12"} beside iproute2's
+// keys. An alias that does not start with "amtctl:" is the user's:
+// amtctl keeps it when apply re-creates a link, and says so on the plan's
+// line when it replaces one with its own. In apply files the key takes the
+// same values (discovery: driad:198.51.100.12); apply looks the names up
+// before it plans, and apply --watch looks each one up again when its
+// answer's TTL runs out (at least 1s, at most 1h; 5s after a failed
+// lookup, which keeps the link as it is and logs one line) and re-creates
+// the gateway when the relay changed, logging the old and the new relay.
 //
 // Exit status: 0 success; 1 the request was well formed but failed (the
 // kernel refused it, no such link, device or namespace, permission denied,

@@ -76,14 +76,18 @@ func parseAdd(args []string) (amtlink.Spec, error) {
 // (amtlink.Spec.Missing), then lets amtlink validate the rest as Create
 // will.
 func checkSpec(s amtlink.Spec) error {
-	if m := s.Missing(); len(m) > 0 {
+	c := s
+	if needsLookup(&c) {
+		c.AMT.Discovery = standInRelay // DNS gives it when the link is made
+	}
+	if m := c.Missing(); len(m) > 0 {
 		need, onlyFor := needOf(m[0])
 		if onlyFor != "" {
 			return usagef("%s mode needs %q: %s", onlyFor, m[0], need)
 		}
 		return usagef("add needs %q: %s; usage: %s", m[0], need, addUsage())
 	}
-	return s.Validate()
+	return validateSpec(s)
 }
 
 func isHelp(w string) bool { return w == "help" || w == "-h" || w == "--help" }
@@ -110,7 +114,9 @@ func newAddCommand(o *options) *cobra.Command {
 		Annotations: map[string]string{describedLater: "add"},
 		Example: `  amtctl add amtr mode relay local 10.0.0.1 dev eth0 up
   amtctl add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev eth0 up
-  amtctl -n gw add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev veth-g gateway_port 2269`,
+  amtctl -n gw add amtg mode gateway local 10.0.0.2 discovery 10.0.0.1 dev veth-g gateway_port 2269
+  amtctl add amtg mode gateway local 10.0.0.2 discovery driad:198.51.100.12 dev eth0 up
+  amtctl -n gw add --dns 10.0.0.53 amtg mode gateway local 10.0.0.2 discovery anycast dev veth-g`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: o.completeAdd,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -121,21 +127,32 @@ func newAddCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkDNSFlag(o.dns); err != nil {
+				return err
+			}
 			return o.runAdd(c, s)
 		},
 	}
+	c.Flags().StringVar(&o.dns, "dns", "", "for discovery driad:SOURCE: ask this name server, ADDR or ADDR:PORT, instead of those of resolv.conf")
 	// Everything after NAME is a keyword or value, never a flag: a value
 	// such as "-1" must reach the port parser, not pflag.
 	c.Flags().SetInterspersed(false)
 	return c
 }
 
+// runAdd creates s, first looking up its discovery address when a
+// driad: name gives it (with the server --dns, when given).
 func (o *options) runAdd(c *cobra.Command, s amtlink.Spec) error {
 	b, err := o.backend()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if needsLookup(&s) {
+		if _, err := lookupDiscovery(o.relay, &s, "add "+s.Name, o.netns, o.dns); err != nil {
+			return err
+		}
+	}
 	// Read the devices before the link exists; warn only once it does,
 	// so that a failure stays the one line it should be.
 	ws := warnings(b, s)
@@ -201,5 +218,14 @@ func describeAdd(c *cobra.Command) {
 
 Every value is checked before anything is sent; a mistake is reported on one
 line and nothing is created. "remote" is read-only (see "amtctl show").
-Flags such as -n must come before NAME.`
+Flags such as -n and --dns must come before NAME.
+
+"discovery driad:SOURCE" asks DNS for SOURCE's AMTRELAY records as "amtctl
+relay lookup" does, from inside the -n namespace with the resolv.conf
+"ip netns exec" would give it there (/etc/netns/NETNS/resolv.conf when it
+exists, else /etc/resolv.conf; --dns ADDR[:PORT] asks that server), and
+makes the gateway with the relay found. A failed lookup is one line (what
+was asked, of whom, what came back), exit status 1, and nothing is created.
+The link's interface alias records where the address came from,
+"amtctl:driad=SOURCE" or "amtctl:anycast", for show and apply.`
 }

@@ -52,7 +52,15 @@ matches a key left out. Each planned change is printed as it is made;
 prints "no changes".
 
 A change that fails is reported with the link's name and the kernel's
-reason; the others are still made, and the exit status is 1.`
+reason; the others are still made, and the exit status is 1.
+
+"discovery: driad:SOURCE" is looked up in DNS (RFC 8777) from the link's
+namespace before the plan is made (see "amtctl add --help"; --dns
+ADDR[:PORT] asks that server), and the relay found is compared with the
+link's; a failed lookup is one line, leaves that link as it is, and makes
+the exit status 1. The link's alias records the name (amtctl:driad=SOURCE,
+amtctl:anycast); an alias that is not amtctl's is kept, and replaced only
+when the file gives a name, which the plan's line says.`
 
 func newApplyCommand(o *options) *cobra.Command {
 	var file string
@@ -76,6 +84,9 @@ func newApplyCommand(o *options) *cobra.Command {
 			if file == "" {
 				return usagef(`apply needs -f FILE (a YAML or JSON file, or "-" for standard input); see "amtctl apply --help"`)
 			}
+			if err := checkDNSFlag(o.dns); err != nil {
+				return err
+			}
 			if !watch {
 				if c.Flags().Changed("resync") {
 					return usagef("--resync only applies with --watch; add --watch, or leave --resync out")
@@ -94,6 +105,7 @@ func newApplyCommand(o *options) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", `YAML or JSON file of links; "-" reads standard input`)
+	c.Flags().StringVar(&o.dns, "dns", "", "for discovery: driad:SOURCE, ask this name server, ADDR or ADDR:PORT, instead of those of resolv.conf")
 	c.Flags().BoolVar(&prune, "prune", false, "also delete the AMT links the file does not name (in the namespaces it mentions)")
 	c.Flags().BoolVar(&dry, "dry-run", false, "print the plan, change nothing")
 	c.Flags().BoolVar(&watch, "watch", false, "stay and keep converging, on the kernel's notifications and every --resync; SIGHUP re-reads FILE")
@@ -214,6 +226,16 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 		return err
 	}
 	defer d.close()
+	// The names first: a failed lookup leaves its link out of the plan.
+	lookups := 0
+	for _, ns := range d.spaces {
+		for _, l := range ns.links {
+			if _, msg := o.lookupDue(ns, l, time.Time{}); msg != "" {
+				lookups++
+				fmt.Fprintln(c.ErrOrStderr(), "amtctl: "+msg)
+			}
+		}
+	}
 	var plan []action
 	for _, ns := range d.spaces {
 		have, err := ns.b.List()
@@ -223,16 +245,22 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 		plan = append(plan, planNS(ns, have, prune)...)
 	}
 	out := c.OutOrStdout()
+	lookupErr := func() error {
+		if lookups > 0 {
+			return runErrf("apply: %d DNS lookup(s) failed (see above); those links were left as they are", lookups)
+		}
+		return nil
+	}
 	if len(plan) == 0 {
 		fmt.Fprintln(out, "no changes")
-		return nil
+		return lookupErr()
 	}
 	if dry {
 		for _, a := range plan {
 			fmt.Fprintln(out, a.String())
 		}
 		fmt.Fprintf(out, "dry run: %d change(s) planned, nothing changed\n", len(plan))
-		return nil
+		return lookupErr()
 	}
 	failed := 0
 	for _, a := range plan {
@@ -245,7 +273,7 @@ func (o *options) runApply(c *cobra.Command, file string, prune, dry bool) error
 	if failed > 0 {
 		return runErrf("apply: %d of %d change(s) failed (see above); the others were made", failed, len(plan))
 	}
-	return nil
+	return lookupErr()
 }
 
 func nsSuffix(ns string) string {
@@ -377,6 +405,9 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 		}
 	}
 	for _, l := range ns.links {
+		if needsLookup(&l.spec) {
+			continue // its lookup failed: left as it is, and said so
+		}
 		cur := byName[l.spec.Name]
 		if cur == nil {
 			plan = append(plan, action{kind: actCreate, ns: ns.name, shown: ns.shown, name: l.spec.Name, spec: l.spec})
@@ -390,6 +421,9 @@ func planNS(ns *nsState, have []amtlink.Link, prune bool) []action {
 			}
 			if l.mstr == nil {
 				s.Master = cur.Master
+			}
+			if s.Alias == "" && !ourAlias(cur.Alias) {
+				s.Alias = cur.Alias // the user's, kept
 			}
 			plan = append(plan, action{kind: actReplace, ns: ns.name, shown: ns.shown, name: l.spec.Name, spec: s, old: cur,
 				diffs: append(d, diffGeneric(l, cur, nil)...)})
@@ -425,6 +459,20 @@ func diffGeneric(l *fileLink, cur *amtlink.Link, ch *amtlink.Change) []string {
 			ch.Master = ifla.Ptr(*l.mstr)
 		}
 	}
+	// The alias records where a discovery address came from: it follows
+	// the file's discovery. One amtctl did not write is the user's: kept
+	// when the file gives an address, replaced (and said so) when it
+	// gives a name.
+	if want := l.spec.Alias; l.has("discovery") && want != cur.Alias && (want != "" || ourAlias(cur.Alias)) {
+		line := fmt.Sprintf("alias %s → %s", orNone(cur.Alias), orNone(want))
+		if !ourAlias(cur.Alias) {
+			line += " (replacing an alias amtctl did not set)"
+		}
+		d = append(d, line)
+		if ch != nil {
+			ch.Alias = ifla.Ptr(want)
+		}
+	}
 	return d
 }
 
@@ -437,7 +485,7 @@ func specOf(l amtlink.Link) amtlink.Spec {
 	} else if a.MaxTunnels != nil {
 		a.MaxTunnels = nil // a gateway reports the default; Validate refuses it
 	}
-	return amtlink.Spec{Name: l.Name, AMT: a, Dev: l.LowerName, Master: l.Master, MTU: l.MTU, Up: l.Up()}
+	return amtlink.Spec{Name: l.Name, AMT: a, Dev: l.LowerName, Master: l.Master, MTU: l.MTU, Up: l.Up(), Alias: l.Alias}
 }
 
 func modeString(m *ifla.Mode) string {

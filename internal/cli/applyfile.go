@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
@@ -25,6 +26,10 @@ type fileLink struct {
 	spec  amtlink.Spec
 	up    *bool   // nil: the file does not say
 	mstr  *string // master; nil: the file does not say, "": no master
+	// relookup is when discovery driad:SOURCE is to be looked up again
+	// (the zero time: at once); spec.AMT.Discovery holds the last
+	// answer.
+	relookup time.Time
 }
 
 // has reports whether the file gives key for this link.
@@ -307,8 +312,7 @@ func validateLinks(links []*fileLink, probs []problem, defaultNS string) []probl
 		if hasProblemFor(probs, l.label(i)) {
 			continue // already reported; Validate would repeat it
 		}
-		s := l.spec
-		if err := s.Validate(); err != nil {
+		if err := validateSpec(l.spec); err != nil {
 			line := l.line
 			var fe *ifla.FieldError
 			if errors.As(err, &fe) {

@@ -37,7 +37,14 @@ on stdout, as it is made: created, replaced, set, deleted, failed (with the
 kernel's reason, once until it changes), resynced, reloaded; JSON lines
 with -j. SIGHUP reads FILE again: an invalid file is refused, one line per
 problem, and the links it had are kept. SIGTERM and SIGINT end apply with
-exit status 0 and leave the links in place.`
+exit status 0 and leave the links in place.
+
+A link whose discovery is driad:SOURCE is looked up again when its
+answer's TTL runs out (at least 1s after the last lookup, at most 1h), and
+the gateway is re-created when the relay changed (the kernel cannot change
+it in place): one "replaced" line naming the old and the new relay. A
+failed lookup keeps the link as it is, logs one line (once until it
+changes) and is tried again 5s later.`
 
 // applyWatch is the state of apply --watch.
 type applyWatch struct {
@@ -125,9 +132,18 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		if o.watchIdle != nil {
 			o.watchIdle()
 		}
+		// The next DNS lookup of a driad: discovery, if any is due.
+		// An unstopped timer is collected once unreferenced (Go 1.23
+		// timers, this module's go line), so each turn may drop its own.
+		var lookup <-chan time.Time
+		if next, ok := w.d.nextLookup(); ok {
+			lookup = time.NewTimer(max(time.Until(next), 0)).C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-lookup:
+			w.lookupsDue()
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				w.reload()
@@ -278,12 +294,37 @@ func (w *applyWatch) resyncAll() {
 	}
 }
 
-// converge makes ns match the file: one listing, then the plan's changes,
-// each logged as made. A failure is logged once, until it changes or the
-// link converges.
+// lookupsDue converges each namespace that has a link due for a DNS
+// lookup; converge makes the lookups.
+func (w *applyWatch) lookupsDue() {
+	now := time.Now()
+	for _, ns := range w.d.spaces {
+		for _, l := range ns.links {
+			if o, ok := discoveryOrigin(&l.spec); ok && o.source.IsValid() && !now.Before(l.relookup) {
+				w.converge(ns)
+				break
+			}
+		}
+	}
+}
+
+// converge makes ns match the file: the DNS lookups that are due, one
+// listing, then the plan's changes, each logged as made. A failure is
+// logged once, until it changes or the link converges.
 func (w *applyWatch) converge(ns *nsState) {
 	if ns.b == nil {
 		return
+	}
+	for _, l := range ns.links {
+		k := failKey(ns, l.spec.Name) + "\x00lookup"
+		asked, msg := w.o.lookupDue(ns, l, time.Now())
+		switch {
+		case msg != "" && w.failed[k] != msg:
+			w.failed[k] = msg
+			w.log.event("failed", ns, l.spec.Name, "failed "+msg, msg)
+		case asked && msg == "":
+			delete(w.failed, k)
+		}
 	}
 	have, err := ns.b.List()
 	if err != nil {

@@ -77,12 +77,7 @@ func OpenAMTLink(netns string) (Backend, error) {
 	var ns *amtlink.NetNS
 	if netns != "" {
 		var err error
-		if strings.HasPrefix(netns, "/") {
-			ns, err = amtlink.NetNSFromPath(netns)
-		} else {
-			ns, err = amtlink.OpenNetNS(netns)
-		}
-		if err != nil {
+		if ns, err = openNetNS(netns); err != nil {
 			return nil, err
 		}
 	}
@@ -94,6 +89,15 @@ func OpenAMTLink(netns string) (Backend, error) {
 		return nil, fmt.Errorf("dial rtnetlink: %w", err)
 	}
 	return &amtlinkBackend{Client: c, ns: ns, netns: netns}, nil
+}
+
+// openNetNS opens netns as -n takes it: an absolute path with
+// amtlink.NetNSFromPath, else a name with amtlink.OpenNetNS.
+func openNetNS(netns string) (*amtlink.NetNS, error) {
+	if strings.HasPrefix(netns, "/") {
+		return amtlink.NetNSFromPath(netns)
+	}
+	return amtlink.OpenNetNS(netns)
 }
 
 // Close closes the client and the namespace reference.

@@ -43,6 +43,9 @@ type keyword struct {
 	// show formats the keyword's value in s, for plans and diffs, and
 	// reports whether s gives it (an unset port shows as the default).
 	show func(s *amtlink.Spec) (string, bool)
+	// compare, when not nil, is what apply compares instead of show's
+	// text: discovery compares the address, not where it came from.
+	compare func(s *amtlink.Spec) string
 	// values are the values completion offers; nil for a free value.
 	values func(o *options) []string
 }
@@ -76,14 +79,20 @@ var addKeywords = []keyword{
 			return err
 		},
 		show: func(s *amtlink.Spec) (string, bool) { return addrOrNone(s.AMT.Local), s.AMT.Local.IsValid() }},
-	{name: "discovery", arg: "ADDR", value: valueAddr, amt: true,
-		need: "the relay's IPv4 address, such as 192.0.2.1",
-		help: "the relay's (anycast) discovery address",
-		set: func(s *amtlink.Spec, v string) (err error) {
-			s.AMT.Discovery, err = ifla.ParseAddr("discovery", v)
-			return err
+	{name: "discovery", arg: "ADDR|driad:SOURCE|anycast", amt: true,
+		value: `an IPv4 address such as 192.0.2.1, "driad:SOURCE" or "anycast"`,
+		need:  `the relay's IPv4 address such as 192.0.2.1, "driad:SOURCE" or "anycast"`,
+		help: "the relay's discovery address: an address; driad:SOURCE, the\n" +
+			"relay DNS names for multicast source SOURCE (RFC 8777 AMTRELAY\n" +
+			"records), looked up when the link is made (--dns ADDR[:PORT] asks\n" +
+			"that server); anycast, 192.52.193.1 (RFC 7450 section 7)",
+		set: parseDiscovery,
+		show: func(s *amtlink.Spec) (string, bool) {
+			_, named := discoveryOrigin(s)
+			return discoveryString(s), named || s.AMT.Discovery.IsValid()
 		},
-		show: func(s *amtlink.Spec) (string, bool) { return addrOrNone(s.AMT.Discovery), s.AMT.Discovery.IsValid() }},
+		compare: func(s *amtlink.Spec) string { return addrOrNone(s.AMT.Discovery) },
+		values:  func(*options) []string { return []string{"anycast", "driad:"} }},
 	{name: "dev", arg: "IF", value: "the device the tunnel runs over, such as eth0", amt: true,
 		help: "the device the tunnel runs over",
 		set: func(s *amtlink.Spec, v string) error {
@@ -298,6 +307,12 @@ func addKeywordHelp() string {
 		}
 		b.WriteString("  ")
 		b.WriteString(word)
+		if len(word) >= col {
+			// Too wide for the column: the text starts on a line of
+			// its own.
+			b.WriteString("\n  ")
+			word = ""
+		}
 		for n := len(word); n < col; n++ {
 			b.WriteByte(' ')
 		}
@@ -351,7 +366,11 @@ func diffAMT(l *fileLink, cur *amtlink.Link) []string {
 		}
 		o, _ := k.show(&old)
 		n, _ := k.show(&l.spec)
-		if o != n {
+		same := o == n
+		if k.compare != nil {
+			same = k.compare(&old) == k.compare(&l.spec)
+		}
+		if !same {
 			d = append(d, fmt.Sprintf("%s %s → %s", k.name, o, n))
 		}
 	}

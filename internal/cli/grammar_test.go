@@ -48,7 +48,7 @@ func TestGrammarReachesEveryConsumer(t *testing.T) {
 		if !strings.Contains(add.Use, word) {
 			t.Errorf("%s: add's usage %q lacks %q", k.name, add.Use, word)
 		}
-		if !strings.Contains(help, "\n  "+word+" ") {
+		if !strings.Contains(help, "\n  "+word+" ") && !strings.Contains(help, "\n  "+word+"\n") {
 			t.Errorf("%s: add's help lacks its line", k.name)
 		}
 		if !strings.Contains(keywordNames(), k.name) {
@@ -112,5 +112,74 @@ func TestGrammarReachesEveryConsumer(t *testing.T) {
 		if !strings.Contains(d, "down → up") {
 			t.Errorf("up: the diff %q does not compare it", d)
 		}
+	}
+}
+
+// TestGrammarDiscoveryForms walks the value forms of discovery (an address,
+// driad:SOURCE, anycast) through every consumer of the row: add's parser,
+// apply files, plans, diffs, completion, help and cmd/amtctl/doc.go.
+func TestGrammarDiscoveryForms(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../cmd/amtctl/doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := newAddCommand(&options{})
+	describe(add)
+	help := add.Long
+	f := newFake()
+	values, _ := (&options{open: f.open}).completeAdd(nil, []string{"amtx", "discovery"}, "")
+	for _, c := range []struct {
+		value, alias, addr, shown string
+	}{
+		{"10.0.0.1", "", "10.0.0.1", "10.0.0.1"},
+		{"anycast", "amtctl:anycast", "192.52.193.1", "192.52.193.1 (anycast)"},
+		{"driad:198.51.100.12", "amtctl:driad=198.51.100.12", "", "driad:198.51.100.12"},
+		{"driad:2001:db8::12", "amtctl:driad=2001:db8::12", "", "driad:2001:db8::12"},
+	} {
+		args := append(gateway()[1:], "discovery", c.value)
+		args = slices.Delete(args, slices.Index(args, "discovery"), slices.Index(args, "discovery")+2)
+		s, err := parseAdd(args)
+		if err != nil {
+			t.Errorf("add ... discovery %s: %v", c.value, err)
+			continue
+		}
+		if s.Alias != c.alias || addrOrNone(s.AMT.Discovery) != orNone(c.addr) {
+			t.Errorf("discovery %s: alias %q, address %v; want %q, %q", c.value, s.Alias, s.AMT.Discovery, c.alias, c.addr)
+		}
+		if w := specWords(s); !strings.Contains(w, "discovery "+c.shown) {
+			t.Errorf("discovery %s: plan words %q lack %q", c.value, w, "discovery "+c.shown)
+		}
+		if needsLookup(&s) != (c.addr == "") {
+			t.Errorf("discovery %s: needsLookup %v", c.value, needsLookup(&s))
+		}
+		links, probs := parseApplyFile(strings.NewReader("links:\n  - name: amtg\n    mode: gateway\n    local: 10.0.0.2\n    dev: veth0\n    discovery: \"" + c.value + "\"\n"))
+		probs = validateLinks(links, probs, "")
+		if len(probs) != 0 || len(links) != 1 || links[0].spec.Alias != c.alias {
+			t.Errorf("apply file with discovery %s: %+v, %v", c.value, links, probs)
+		}
+		if word, _, _ := strings.Cut(c.value, ":"); c.alias != "" && !strings.Contains(help, word) || !strings.Contains(string(doc), word) {
+			t.Errorf("discovery %s: add's help or cmd/amtctl/doc.go does not mention %q", c.value, word)
+		}
+	}
+	for _, v := range []string{"anycast", "driad:"} {
+		if !slices.Contains(values, v) {
+			t.Errorf("completion of discovery's value %q lacks %q", values, v)
+		}
+	}
+	for v, want := range map[string]string{
+		"driad:":               `discovery "driad:": driad: needs the multicast source's IP address`,
+		"driad:source.example": `discovery "driad:source.example": driad: needs`,
+		"relay.example":        `discovery "relay.example": not an IP address; use the relay's IPv4 address such as 192.0.2.1, "driad:SOURCE"`,
+	} {
+		args := append(slices.Clone(gateway()[1:]), "discovery", v)
+		args = slices.Delete(args, slices.Index(args, "discovery"), slices.Index(args, "discovery")+2)
+		if _, err := parseAdd(args); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("discovery %s: %v; want %q", v, err, want)
+		}
+	}
+	// A relay refuses the driad: form as it refuses an address, naming it.
+	if _, err := parseAdd(relay("discovery", "driad:198.51.100.12")[1:]); err == nil || !strings.Contains(err.Error(), `discovery "driad:198.51.100.12": only a gateway uses it`) {
+		t.Errorf("relay with driad: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ type relayEnv struct {
 	shuffle    func(n int, swap func(i, j int)) // nil means random
 	timeout    time.Duration                    // per query; 0 means resolv.conf's
 	attempts   int                              // 0 means resolv.conf's
+	etc        string                           // "" means /etc: where resolv.conf and netns/NS/resolv.conf are
 }
 
 func newRelayCommand(env relayEnv) *cobra.Command {
@@ -54,7 +55,10 @@ same is one JSON object.
 
 The name servers are those of /etc/resolv.conf (its nameserver lines, port
 53, and options timeout: and attempts:); --dns asks ADDR[:PORT] instead.
-Queries go over UDP, and again over TCP when the answer is truncated.
+With -n NETNS the queries go out from inside that namespace, with the
+resolv.conf "ip netns exec NETNS" would give (/etc/netns/NETNS/resolv.conf
+when it exists). Queries go over UDP, and again over TCP when the answer is
+truncated.
 
 Exit status: 0 a relay was found; 1 the lookup failed (NXDOMAIN, no AMTRELAY
 record, SERVFAIL, REFUSED, no answer, a malformed record, no IPv4 relay), on
@@ -87,26 +91,16 @@ func runRelayLookup(c *cobra.Command, env relayEnv, arg, dns string) error {
 	if err != nil || source.Zone() != "" {
 		return usagef("relay lookup: source %q is not an IP address; give the multicast sender's address, such as 198.51.100.12 or 2001:db8::12", arg)
 	}
-	if ns, _ := c.Flags().GetString("netns"); ns != "" {
-		return usagef(`relay lookup: -n is not supported yet; run it in the namespace instead: ip netns exec %s amtctl relay lookup %s`, ns, arg)
-	}
-	var r *driad.Resolver
-	if dns != "" {
-		s, err := driad.ParseServer(dns)
-		if err != nil {
-			return usagef("%v", err)
+	ns, _ := c.Flags().GetString("netns")
+	r, done, err := newResolver(env, ns, dns)
+	defer done()
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return err
 		}
-		r = &driad.Resolver{Servers: []netip.AddrPort{s}, Timeout: driad.DefaultTimeout, Attempts: driad.DefaultAttempts}
-	} else if r, err = driad.ReadResolvConf(env.resolvConf); err != nil {
-		return runErrf("relay lookup %s: %v; give a name server with --dns ADDR", arg, err)
+		return runErrf("relay lookup %s: %v", arg, err)
 	}
-	if env.timeout > 0 {
-		r.Timeout = env.timeout
-	}
-	if env.attempts > 0 {
-		r.Attempts = env.attempts
-	}
-	r.Shuffle = env.shuffle
 	res, lerr := r.Lookup(context.Background(), source)
 	if res != nil {
 		jsonOut, _ := c.Flags().GetBool("json")

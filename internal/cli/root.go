@@ -17,6 +17,9 @@ type options struct {
 	json   bool
 	pretty bool
 	open   Opener
+	// dns is add's and apply's --dns: the name server for discovery
+	// driad:SOURCE, "" for resolv.conf's.
+	dns string
 	hooks
 }
 
@@ -40,6 +43,9 @@ type hooks struct {
 	// netnsDir is where named namespaces are looked for to complete -n;
 	// "" means /run/netns, where "ip netns add" bind-mounts them.
 	netnsDir string
+	// relay steers the DNS lookups of discovery driad:SOURCE (add,
+	// apply) as relay lookup's environment does.
+	relay relayEnv
 }
 
 // backend opens the Backend for the namespace chosen with -n.

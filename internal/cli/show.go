@@ -23,12 +23,19 @@ The table has one row per link: NAME, MODE, STATE (operstate), DEV (the lower
 device), LOCAL, DISCOVERY, REMOTE, PORTS (gateway_port/relay_port),
 MAX_TUNNELS and RX/TX packets. A gateway that has not found its relay yet
 reads "discovering" under REMOTE; a relay has no discovery address or remote
-and reads "-". With no AMT links the table is the header line alone.
+and reads "-". A discovery address amtctl found from a name is followed by
+the name, "10.0.0.1 (driad:198.51.100.12)" or "192.52.193.1 (anycast)",
+read from the link's alias (amtctl:driad=SOURCE, amtctl:anycast). With no
+AMT links the table is the header line alone.
 
 With -j the output is a JSON array shaped like "ip -d -s -j link show": the
 same keys and value types, so jq filters written for iproute2 keep working,
 e.g. jq -r '.[0].linkinfo.info_data.remote'. "remote" is absent until a
-gateway has discovered its relay, exactly as with iproute2.`,
+gateway has discovered its relay, exactly as with iproute2. Beside
+iproute2's keys, "amtctl" holds amtctl's own: "discovery_from" is
+"driad:SOURCE" or "anycast" for a gateway made from a name
+(jq -r '.[0].amtctl.discovery_from'); the alias itself is "ifalias", as
+iproute2 prints it.`,
 		Example: `  amtctl show
   amtctl -n gw show amtg -j -p`,
 		Args: func(c *cobra.Command, args []string) error {

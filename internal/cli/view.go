@@ -24,7 +24,23 @@ type LinkView struct {
 	// for, as iproute2 does.
 	OperStateIndex *uint8       `json:"operstate_index,omitempty"`
 	LinkInfo       LinkInfoView `json:"linkinfo"`
-	Stats64        *Stats64View `json:"stats64,omitempty"`
+	// IfAlias is the interface alias, as iproute2 prints it.
+	IfAlias string       `json:"ifalias,omitempty"`
+	Stats64 *Stats64View `json:"stats64,omitempty"`
+	// Amtctl is what amtctl knows of the link beyond iproute2's keys;
+	// absent when it knows nothing more.
+	Amtctl *AmtctlView `json:"amtctl,omitempty"`
+}
+
+// AmtctlView is the "amtctl" object of a link: amtctl's own keys, apart
+// from iproute2's.
+type AmtctlView struct {
+	// DiscoveryFrom says where a gateway's discovery address came from
+	// when amtctl made the link from a name, as add's discovery keyword
+	// writes it: "driad:SOURCE" (RFC 8777 DNS) or "anycast" (RFC 7450).
+	// It is read from the link's alias (amtctl:driad=SOURCE,
+	// amtctl:anycast).
+	DiscoveryFrom string `json:"discovery_from,omitempty"`
 }
 
 // LinkInfoView is "linkinfo": the kind and its data.
@@ -173,6 +189,10 @@ func NewLinkView(l amtlink.Link) LinkView {
 		}
 	}
 	v.LinkInfo = LinkInfoView{InfoKind: "amt", InfoData: d}
+	v.IfAlias = l.Alias
+	if from := originNote(&l); from != "" {
+		v.Amtctl = &AmtctlView{DiscoveryFrom: from}
+	}
 	if s := l.Stats; s != nil {
 		v.Stats64 = &Stats64View{
 			RX: RXStatsView{
@@ -203,6 +223,9 @@ func (v LinkView) row() []string {
 		state = fmt.Sprintf("state %#x", *v.OperStateIndex)
 	}
 	discovery, remote := dash(d.Discovery), dash(d.Remote)
+	if v.Amtctl != nil && v.Amtctl.DiscoveryFrom != "" {
+		discovery += " (" + v.Amtctl.DiscoveryFrom + ")"
+	}
 	switch d.Mode {
 	case ifla.ModeGateway.String():
 		if d.Remote == "" || d.Remote == "0.0.0.0" {
