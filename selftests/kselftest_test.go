@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amtctl/amtctl/internal/cli"
+
 	"github.com/amtctl/amtctl/internal/testenv"
 )
 
@@ -97,6 +99,10 @@ func xfail(t testing.TB, issue knownIssue, err error) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(amtctlEnv) == "1" {
+		// The test binary run again as amtctl itself (runAmtctl).
+		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
