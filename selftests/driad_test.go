@@ -81,10 +81,8 @@ type named struct {
 // installed, except under CI or in the VM, where that is a failure.
 func startNamed(t *testing.T, ns *netns, addr netip.Addr, rec string) *named {
 	t.Helper()
-	bin, err := exec.LookPath("named")
-	if err != nil {
-		bin = "/usr/sbin/named"
-		if _, err := os.Stat(bin); err != nil {
+	if _, err := exec.LookPath("named"); err != nil {
+		if _, err := os.Stat("/usr/sbin/named"); err != nil {
 			if os.Getenv("CI") == "true" || os.Getenv("AMTCTL_REQUIRE_KERNEL") == "1" {
 				t.Fatalf("named (Debian package bind9) is not installed; make dns-tools installs it")
 			}
@@ -280,7 +278,10 @@ func showAll(t *testing.T, netns string) []showLink {
 // and when the record moves to a second relay, apply --watch re-creates
 // the gateway pointing at it, and data flows through that one.
 func TestIntegrationDRIAD(t *testing.T) {
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
 	at := newAMTTopology(t, amtOptions{})
+	phase("topology")
 	if err := at.gw.Delete(gatewayDev); err != nil { // ours is made by amtctl
 		t.Fatal(err)
 	}
@@ -308,6 +309,7 @@ func TestIntegrationDRIAD(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	phase("named answers")
 	// The lookup's records are dig's, and the relay is the type 3 name's
 	// address (the IPv6 record at precedence 5 is skipped).
 	code, out, errOut := runAmtctl(t, "-n", gw, "-j", "relay", "lookup", driadSrc.String(), "--dns", server)
@@ -355,6 +357,7 @@ func TestIntegrationDRIAD(t *testing.T) {
 		t.Fatal("dig (bind9-dnsutils) is not installed; make dns-tools installs it")
 	}
 
+	phase("dig compared")
 	// add ... discovery driad: with --dns: the gateway finds the relay the
 	// record names, and data flows through it.
 	gwArgs := func(name string, extra ...string) []string {
@@ -369,11 +372,13 @@ func TestIntegrationDRIAD(t *testing.T) {
 		links[0].Amtctl == nil || links[0].Amtctl.DiscoveryFrom != "driad:172.17.0.2" {
 		t.Fatalf("after add: %+v", links)
 	}
+	phase("added")
 	at.waitDiscovered(t, at.gw, gatewayDev, relayUpV4.Addr(), discoveryWait)
 	dst := netip.AddrPortFrom(group4, 4010)
 	rcv := openReceiver(t, at.listener, "l_gw", dst)
 	snd := openSender(t, at.source, driadSrc, "src_relay", dst)
 	expectDelivery(t, snd, rcv, deliveryTimeout, at.diag)
+	phase("delivered through the first relay")
 
 	// The same through /etc/netns/NS/resolv.conf, as ip netns exec gives it.
 	etc := filepath.Join("/etc/netns", gw)
@@ -397,6 +402,7 @@ func TestIntegrationDRIAD(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	phase("added through /etc/netns")
 	// Every failure: one line, exit 1, nothing created.
 	writeResolv("nameserver " + silentDNS.Addr().String() + "\noptions timeout:1 attempts:1\n")
 	for _, c := range []struct {
@@ -419,11 +425,12 @@ func TestIntegrationDRIAD(t *testing.T) {
 		if code != 1 || out != "" || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line %q...%q", c.what, code, out, errOut, want, c.want)
 		}
-		if links := showAll(t, gw); len(links) != 1 || links[0].IfName != gatewayDev {
-			t.Errorf("%s: the failed add left links behind: %+v", c.what, links)
+		if links, err := at.gw.List(); err != nil || len(links) != 1 || links[0].Name != gatewayDev {
+			t.Errorf("%s: the failed add left links behind: %+v, %v", c.what, links, err)
 		}
 	}
 
+	phase("failures")
 	// apply --watch keeps amtg (as made by add); the record moves to a
 	// second relay, and once the TTL has passed the gateway is re-created
 	// pointing at it.
@@ -473,8 +480,10 @@ func TestIntegrationDRIAD(t *testing.T) {
 	if err := at.mr4.route(driadSrc, group4, "relay_src", relay2Name); err != nil {
 		t.Fatal(err)
 	}
+	phase("second relay")
 	dns.stop()
 	dns.start(secondRecord, 2)
+	phase("named restarted")
 	changed := time.Now()
 	want := fmt.Sprintf("replaced amtg: discovery 10.0.0.2 (driad:%s) → 10.0.0.4 (driad:%s)", driadSrc, driadSrc)
 	timeout := time.After(30 * time.Second)
@@ -495,4 +504,5 @@ func TestIntegrationDRIAD(t *testing.T) {
 	rcv2 := openReceiver(t, at.listener, "l_gw", netip.AddrPortFrom(group4, 4011))
 	snd2 := openSender(t, at.source, driadSrc, "src_relay", netip.AddrPortFrom(group4, 4011))
 	expectDelivery(t, snd2, rcv2, deliveryTimeout, at.diag)
+	phase("delivered through the second relay")
 }

@@ -103,15 +103,22 @@ type watchRun struct {
 
 func startApplyWatch(t *testing.T, open Opener, args ...string) *watchRun {
 	t.Helper()
+	return startApplyWatchHooked(t, open, hooks{}, args...)
+}
+
+// startApplyWatchHooked is startApplyWatch with hooks h, whose signals,
+// ticker and idle hook it replaces.
+func startApplyWatchHooked(t *testing.T, open Opener, h hooks, args ...string) *watchRun {
+	t.Helper()
 	r := &watchRun{t: t, steps: make(chan func() bool), sigs: make(chan os.Signal, 1), tick: make(chan time.Time, 1),
 		out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan int, 1)}
-	h := hooks{watchSignals: r.sigs, watchTick: r.tick, watchIdle: func() {
+	h.watchSignals, h.watchTick, h.watchIdle = r.sigs, r.tick, func() {
 		for f := range r.steps {
 			if f() {
 				return
 			}
 		}
-	}}
+	}
 	go func() {
 		r.done <- Execute(newRootCommand(open, h), args, r.out, r.errb)
 		close(r.steps)

@@ -36,6 +36,9 @@ func (f *fake) Set(name string, ch amtlink.Change) (*amtlink.Link, error) {
 	if ch.Master != nil {
 		l.Master = *ch.Master
 	}
+	if ch.Alias != nil {
+		l.Alias = *ch.Alias
+	}
 	if ch.Up != nil {
 		if *ch.Up {
 			l.Flags |= iffUp

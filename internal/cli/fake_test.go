@@ -124,7 +124,7 @@ func (f *fake) Create(s amtlink.Spec) (*amtlink.Link, error) {
 		Index: uint32(100 + len(f.links)), Name: s.Name, MTU: 1476,
 		Flags:     iffPointopoint | iffNoarp,
 		OperState: rtnetlink.OperStateDown, Master: s.Master, LowerName: s.Dev, AMT: a,
-		Stats: &rtnetlink.LinkStats64{},
+		Stats: &rtnetlink.LinkStats64{}, Alias: s.Alias,
 	}
 	if s.MTU != 0 {
 		l.MTU = s.MTU
