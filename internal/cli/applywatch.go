@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amtctl/amtctl/internal/sdnotify"
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/spf13/cobra"
 )
@@ -37,7 +38,12 @@ on stdout, as it is made: created, replaced, set, deleted, failed (with the
 kernel's reason, once until it changes), resynced, reloaded; JSON lines
 with -j. SIGHUP reads FILE again: an invalid file is refused, one line per
 problem, and the links it had are kept. SIGTERM and SIGINT end apply with
-exit status 0 and leave the links in place.`
+exit status 0 and leave the links in place.
+
+Under systemd (Type=notify, $NOTIFY_SOCKET) apply --watch says READY=1
+once the first convergence is done, RELOADING=1 and READY=1 around a
+SIGHUP, STOPPING=1 at the end, with a STATUS= line; with WatchdogSec= it
+sends WATCHDOG=1 from its loop every half period.`
 
 // applyWatch is the state of apply --watch.
 type applyWatch struct {
@@ -53,6 +59,8 @@ type applyWatch struct {
 	subs   map[*nsState]*subscription
 	failed map[string]string // last failure line per "netns/link", logged once
 	log    watchLog
+	sd     *sdnotify.Notifier // nil outside systemd
+	sdErr  string             // the last notification error, said once
 }
 
 // subscription is one namespace's running Backend.Subscribe.
@@ -83,6 +91,14 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 	if err != nil {
 		return err
 	}
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	sd, err := sdnotify.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(c.ErrOrStderr(), "amtctl: warning: %v; systemd is not notified\n", err)
+	}
 	ctx, cancel := context.WithCancel(c.Context())
 	w := &applyWatch{
 		o: o, c: c, file: file, prune: prune, resync: resync, ctx: ctx, d: d,
@@ -90,6 +106,7 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		subs:   map[*nsState]*subscription{},
 		failed: map[string]string{},
 		log:    watchLog{w: c.OutOrStdout(), json: o.json, now: time.Now},
+		sd:     sd,
 	}
 	defer func() {
 		cancel()
@@ -118,6 +135,13 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 	}
 	fmt.Fprintf(c.ErrOrStderr(), "amtctl: watching %d link(s) of %s in %d namespace(s), resync every %s; reload with SIGHUP, stop with SIGTERM or Ctrl-C\n",
 		d.links, d.display, len(d.spaces), resync)
+	w.notify(w.sd.Ready(w.status()))
+	var watchdog <-chan time.Time
+	if iv := w.sd.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	if o.watchReady != nil {
 		o.watchReady()
 	}
@@ -130,16 +154,39 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 			return nil
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
+				w.notify(w.sd.Reloading())
 				w.reload()
+				w.notify(w.sd.Ready(w.status()))
 				continue
 			}
+			w.notify(w.sd.Stopping())
 			return nil // SIGINT, SIGTERM: the links stay
+		case <-watchdog:
+			w.notify(w.sd.Watchdog())
 		case <-tick:
 			w.resyncAll()
 		case nt := <-w.notes:
 			w.notified(nt)
 		}
 	}
+}
+
+// status is the STATUS= line systemd shows for apply --watch.
+func (w *applyWatch) status() string {
+	return fmt.Sprintf("watching %d link(s) of %s in %d namespace(s)", w.d.links, w.d.display, len(w.d.spaces))
+}
+
+// notify reports a failed notification to systemd on stderr, once until it
+// changes: the service manager is the one who would have heard.
+func (w *applyWatch) notify(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != "" && msg != w.sdErr {
+		fmt.Fprintf(w.c.ErrOrStderr(), "amtctl: warning: %s\n", msg)
+	}
+	w.sdErr = msg
 }
 
 // subscribe starts ns's subscription and returns once it is in place, or

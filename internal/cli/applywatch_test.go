@@ -103,9 +103,16 @@ type watchRun struct {
 
 func startApplyWatch(t *testing.T, open Opener, args ...string) *watchRun {
 	t.Helper()
+	return startApplyWatchEnv(t, open, func(string) string { return "" }, args...)
+}
+
+// startApplyWatchEnv is startApplyWatch with getenv for the systemd
+// variables (startApplyWatch: none, whatever the test's environment).
+func startApplyWatchEnv(t *testing.T, open Opener, getenv func(string) string, args ...string) *watchRun {
+	t.Helper()
 	r := &watchRun{t: t, steps: make(chan func() bool), sigs: make(chan os.Signal, 1), tick: make(chan time.Time, 1),
 		out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan int, 1)}
-	h := hooks{watchSignals: r.sigs, watchTick: r.tick, watchIdle: func() {
+	h := hooks{getenv: getenv, watchSignals: r.sigs, watchTick: r.tick, watchIdle: func() {
 		for f := range r.steps {
 			if f() {
 				return
