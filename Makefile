@@ -9,10 +9,10 @@ export PATH := /usr/local/go/bin:$(PATH)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BUILD)/tools/$(shell $(GO) env GOVERSION)/staticcheck-$(STATICCHECK_VERSION)
 # Every shell script: a file under these folders whose first line runs sh or bash.
-SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel -type f 2>/dev/null | sort); do \
+SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel deploy -type f 2>/dev/null | sort); do \
 	head -n1 "$$f" | grep -qE '^\#! *(/usr/bin/env +|/usr/bin/|/bin/)(ba)?sh( |$$)' && echo "$$f"; done)
 
-.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools kernel-test test-fixes demo fuzz bench clean vm-shell
+.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools kernel-test test-fixes demo fuzz bench clean vm-shell deb deb-test deb-tools
 
 all: build
 
@@ -26,7 +26,7 @@ man:
 
 ## test: vet, lint and unit tests on the host, then every test as root inside a VM on each
 ## kernel (6.1, 6.12 and 7.3; `make test KERNEL=6.12` picks one, `KERNEL=6.12.117-1~deb12u1` a version).
-test: vet lint unit kernel-test
+test: vet lint unit deb-test kernel-test
 
 ## vet: gofmt, and go vet for linux, darwin and windows (the library and the CLI build on all
 ## three; the kernel tests are Linux-only and vetted on linux).
@@ -67,6 +67,27 @@ dns-tools:
 ## kernel-test: the VM sees this machine's root, so TestIntegrationDRIAD's named and dig come from here.
 kernel-test: dns-tools
 	KERNELS="$(KERNEL)" scripts/kernel-tests
+
+## deb: .build/amtctl_VERSION_ARCH.deb (scripts/deb: dpkg-deb; the static binary, man pages,
+## completions, amtctl.service, modules-load.d/amt.conf, /etc/amtctl/links.yaml, copyright).
+deb:
+	scripts/deb
+
+## deb-test: the package passes lintian (no error, no warning: deploy/debian/lintian-overrides
+## says why for the rest), then in a VM on one kernel: dpkg -i, systemd-analyze verify of the
+## installed unit, a relay added, shown and deleted with the installed binary, dpkg -r, dpkg -P.
+deb-test: deb-tools
+	@deb=$$(scripts/deb | tail -n1) && \
+	echo "lintian $$deb" && lintian --fail-on error,warning "$$deb" && \
+	scripts/vm -k $(lastword $(KERNEL)) -- scripts/deb-test "$$deb"
+
+## deb-tools: lintian, systemd-analyze (systemd) and man (man-db: verify checks the unit's
+## Documentation=man:), installed when missing (as root).
+deb-tools:
+	@command -v lintian >/dev/null && command -v systemd-analyze >/dev/null && command -v man >/dev/null || { \
+		echo "installing lintian, systemd and man-db" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lintian systemd man-db >/dev/null; } || \
+		{ echo "deb-tools: lintian, systemd or man-db missing, and apt-get install failed (run as root)" >&2; exit 1; }
 
 ## test-fixes: the selftests with -amt.strict (a known driver issue fails instead of XFAIL) on
 ## each kernel, with amt.ko built from Debian's source plus kernel/amt-fixes/*.patch.

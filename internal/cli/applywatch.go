@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amtctl/amtctl/internal/sdnotify"
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +45,12 @@ answer's TTL runs out (at least 1s after the last lookup, at most 1h), and
 the gateway is re-created when the relay changed (the kernel cannot change
 it in place): one "replaced" line naming the old and the new relay. A
 failed lookup keeps the link as it is, logs one line (once until it
-changes) and is tried again 5s later.`
+changes) and is tried again 5s later.
+
+Under systemd (Type=notify, $NOTIFY_SOCKET) apply --watch says READY=1
+once the first convergence is done, RELOADING=1 and READY=1 around a
+SIGHUP, STOPPING=1 at the end, with a STATUS= line; with WatchdogSec= it
+sends WATCHDOG=1 from its loop every half period.`
 
 // applyWatch is the state of apply --watch.
 type applyWatch struct {
@@ -60,6 +66,8 @@ type applyWatch struct {
 	subs   map[*nsState]*subscription
 	failed map[string]string // last failure line per "netns/link", logged once
 	log    watchLog
+	sd     *sdnotify.Notifier // nil outside systemd
+	sdErr  string             // the last notification error, said once
 }
 
 // subscription is one namespace's running Backend.Subscribe.
@@ -90,6 +98,14 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 	if err != nil {
 		return err
 	}
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	sd, err := sdnotify.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(c.ErrOrStderr(), "amtctl: warning: %v; systemd is not notified\n", err)
+	}
 	ctx, cancel := context.WithCancel(c.Context())
 	w := &applyWatch{
 		o: o, c: c, file: file, prune: prune, resync: resync, ctx: ctx, d: d,
@@ -97,6 +113,7 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		subs:   map[*nsState]*subscription{},
 		failed: map[string]string{},
 		log:    watchLog{w: c.OutOrStdout(), json: o.json, now: time.Now},
+		sd:     sd,
 	}
 	defer func() {
 		cancel()
@@ -125,6 +142,13 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 	}
 	fmt.Fprintf(c.ErrOrStderr(), "amtctl: watching %d link(s) of %s in %d namespace(s), resync every %s; reload with SIGHUP, stop with SIGTERM or Ctrl-C\n",
 		d.links, d.display, len(d.spaces), resync)
+	w.notify(w.sd.Ready(w.status()))
+	var watchdog <-chan time.Time
+	if iv := w.sd.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	if o.watchReady != nil {
 		o.watchReady()
 	}
@@ -146,16 +170,39 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 			w.lookupsDue()
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
+				w.notify(w.sd.Reloading())
 				w.reload()
+				w.notify(w.sd.Ready(w.status()))
 				continue
 			}
+			w.notify(w.sd.Stopping())
 			return nil // SIGINT, SIGTERM: the links stay
+		case <-watchdog:
+			w.notify(w.sd.Watchdog())
 		case <-tick:
 			w.resyncAll()
 		case nt := <-w.notes:
 			w.notified(nt)
 		}
 	}
+}
+
+// status is the STATUS= line systemd shows for apply --watch.
+func (w *applyWatch) status() string {
+	return fmt.Sprintf("watching %d link(s) of %s in %d namespace(s)", w.d.links, w.d.display, len(w.d.spaces))
+}
+
+// notify reports a failed notification to systemd on stderr, once until it
+// changes: the service manager is the one who would have heard.
+func (w *applyWatch) notify(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != "" && msg != w.sdErr {
+		fmt.Fprintf(w.c.ErrOrStderr(), "amtctl: warning: %s\n", msg)
+	}
+	w.sdErr = msg
 }
 
 // subscribe starts ns's subscription and returns once it is in place, or

@@ -5,11 +5,9 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
-	"fmt"
+	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -19,35 +17,11 @@ import (
 	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/jsimonetti/rtnetlink/v2"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
-// burstVLANs is how many VLANs the overrun tests delete at once, through
+// burstVLANs is how many VLANs the overrun test deletes at once, through
 // their parent: more notifications than a socket's buffer holds.
 const burstVLANs = 2000
-
-// addBurst creates the dummy name in ns with burstVLANs VLANs on it.
-func addBurst(t *testing.T, ns *os.File, name string) {
-	t.Helper()
-	c := dialNS(t, ns)
-	if err := c.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC,
-		Attributes: &rtnetlink.LinkAttributes{Name: name, Info: &rtnetlink.LinkInfo{Kind: "dummy"}}}); err != nil {
-		t.Fatalf("create dummy %s: %v", name, err)
-	}
-	parent := linkIndex(t, c, name)
-	for i := 1; i <= burstVLANs; i++ {
-		data, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.IFLA_VLAN_ID, Data: binary.NativeEndian.AppendUint16(nil, uint16(i))}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: &rtnetlink.LinkAttributes{
-			Name: fmt.Sprintf("v%d", i), Type: parent, Info: &rtnetlink.LinkInfo{Kind: "vlan", Data: &rtnetlink.LinkData{Name: "vlan", Data: data}},
-		}}); err != nil {
-			t.Fatalf("create vlan %d: %v", i, err)
-		}
-	}
-}
 
 func linkIndex(t *testing.T, c *rtnetlink.Conn, name string) uint32 {
 	t.Helper()
@@ -73,15 +47,16 @@ func deleteLink(t *testing.T, ns *os.File, name string) {
 	}
 }
 
-// lineReader hands out the lines written to its pipe.
-func lineReader(t *testing.T) (*io.PipeWriter, <-chan string) {
+// lineReader hands out the lines written to its pipe, logging each under
+// who.
+func lineReader(t *testing.T, who string) (*io.PipeWriter, <-chan string) {
 	pr, pw := io.Pipe()
 	lines := make(chan string, 256)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			t.Logf("amtctl: %s", sc.Text())
+			t.Logf("%s: %s", who, sc.Text())
 			lines <- sc.Text()
 		}
 	}()
@@ -125,30 +100,21 @@ func backWithin(t *testing.T, kc *amtlink.Client, name string, limit time.Durati
 	}
 }
 
-// TestIntegrationApplyWatch runs "amtctl -n NS apply --watch" in-process on
-// a real namespace: a link whose lower device is deleted and re-created is
-// back within a second, so is one deleted by hand; SIGHUP with a broken
-// file keeps the old links; 2,000 VLANs deleted at once while apply is
-// busy overrun its socket, and it says it resynced and goes on; SIGTERM
-// ends it with exit 0 and leaves the link.
-func TestIntegrationApplyWatch(t *testing.T) {
-	testenv.RequireAMT(t)
-	ns := testenv.NewNetNS(t)
-	addDummy(t, ns, "eth0", "10.0.0.1")
-	path := testenv.NetNSPath(ns)
-	kc := nsClient(t, ns)
-	file := filepath.Join(t.TempDir(), "links.yaml")
-	if err := os.WriteFile(file, []byte("links:\n  - {name: amtr, mode: relay, local: 10.0.0.1, dev: eth0, up: true}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var hold atomic.Pointer[chan struct{}]
+// watching is "amtctl -n NS apply --watch -f FILE" running in-process.
+type watching struct {
+	lines <-chan string
+	done  <-chan int // the exit status, once apply returned
+	errb  *bytes.Buffer
+}
+
+// startKernelWatch runs apply --watch on file in the namespace path with
+// the hooks h (whose watchReady it sets) and returns once it has converged
+// and watches.
+func startKernelWatch(t *testing.T, path, file string, h hooks) *watching {
+	t.Helper()
 	ready := make(chan struct{})
-	h := hooks{watchReady: func() { close(ready) }, watchIdle: func() {
-		if c := hold.Load(); c != nil {
-			<-*c
-		}
-	}}
-	pw, lines := lineReader(t)
+	h.watchReady = func() { close(ready) }
+	pw, lines := lineReader(t, "apply")
 	done := make(chan int, 1)
 	errb := &bytes.Buffer{}
 	go func() {
@@ -163,7 +129,45 @@ func TestIntegrationApplyWatch(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("apply --watch not ready within 20s")
 	}
-	waitLine(t, lines, "created amtr: mode relay local 10.0.0.1 dev eth0 up")
+	return &watching{lines: lines, done: done, errb: errb}
+}
+
+// exited waits (bounded) for what to end, and checks it ended with exit 0.
+func exited(t *testing.T, what string, done <-chan int, errb *bytes.Buffer) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("%s: exit %d, stderr %q; want 0", what, code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still running after 20s", what)
+	}
+}
+
+// rewrite replaces the apply file's text.
+func rewrite(t *testing.T, file, text string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const amtrFile = "links:\n  - {name: amtr, mode: relay, local: 10.0.0.1, dev: eth0, up: true}\n"
+
+// TestIntegrationApplyWatch runs "amtctl -n NS apply --watch" in-process on
+// a real namespace: a link whose lower device is deleted and re-created is
+// back within a second, so is one deleted by hand; SIGHUP with a broken
+// file keeps the old links; SIGTERM ends it with exit 0 and leaves the
+// link.
+func TestIntegrationApplyWatch(t *testing.T) {
+	testenv.RequireAMT(t)
+	ns := testenv.NewNetNS(t)
+	addDummy(t, ns, "eth0", "10.0.0.1")
+	kc := nsClient(t, ns)
+	file := writeFile(t, "links.yaml", amtrFile)
+	w := startKernelWatch(t, testenv.NetNSPath(ns), file, hooks{})
+	waitLine(t, w.lines, "created amtr: mode relay local 10.0.0.1 dev eth0 up")
 
 	// The lower device deleted (the driver deletes amtr with it) and
 	// re-created.
@@ -177,26 +181,186 @@ func TestIntegrationApplyWatch(t *testing.T) {
 	backWithin(t, kc, "amtr", time.Second, "deleted by hand")
 
 	// SIGHUP with a broken file: refused, the old links kept.
-	if err := os.WriteFile(file, []byte("links:\n  - {name: amtr, mode: relay, local: nope}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewrite(t, file, "links:\n  - {name: amtr, mode: relay, local: nope}\n")
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(t, lines, "reload refused: ")
+	waitLine(t, w.lines, "reload refused: ")
 	if err := kc.Delete("amtr"); err != nil {
 		t.Fatal(err)
 	}
 	backWithin(t, kc, "amtr", time.Second, "deleted by hand after a refused reload")
 
-	// The burst, while apply is held busy: its socket overruns.
-	addBurst(t, ns, "bulk0")
-	c := make(chan struct{})
-	hold.Store(&c)
-	deleteLink(t, ns, "bulk0")
-	hold.Store(nil)
-	close(c)
-	waitLine(t, lines, "resynced: the kernel dropped notifications")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited(t, "apply --watch after SIGTERM", w.done, w.errb)
+	if _, err := kc.Get("amtr"); err != nil {
+		t.Errorf("after SIGTERM: %v; want amtr left in place", err)
+	}
+}
+
+// TestIntegrationOverrun is the kernel test of every notification reader
+// against a receive-buffer overrun, all four on one burst (creating and
+// deleting 2,000 VLANs is most of what this costs under TCG): in one
+// namespace, "amtctl apply --watch" held busy, "amtctl monitor" held in its
+// Ready, and pkg/amtlink's Subscribe and Watch held in theirs, while a
+// dummy carrying 2,000 VLANs is deleted, which sends its 2,001 RTM_DELLINKs
+// at once. Each must say it resynced and go on: the next amt link created
+// is reported by monitor ("created amtx ..."), by Subscribe (a link
+// notification) and by Watch (its events exactly resynced, created amtx);
+// apply still puts back a link deleted by hand within a second. One SIGTERM
+// then ends apply and monitor with exit 0.
+func TestIntegrationOverrun(t *testing.T) {
+	testenv.RequireAMT(t)
+	ns := testenv.NewNetNS(t)
+	addDummy(t, ns, "eth0", "10.0.0.1")
+	// The VLANs first, while nothing listens: their creation overruns no
+	// one, so every resync below comes from their deletion.
+	start := time.Now()
+	testenv.AddVLANs(t, ns, "bulk0", burstVLANs)
+	t.Logf("%d VLANs created in %v", burstVLANs, time.Since(start).Round(time.Millisecond))
+	path := testenv.NetNSPath(ns)
+	kc := nsClient(t, ns)
+	file := writeFile(t, "links.yaml", amtrFile)
+
+	// Every reader is held until the burst is over: apply in watchIdle,
+	// the others in their Ready.
+	release := make(chan struct{})
+	var busy atomic.Bool
+	w := startKernelWatch(t, path, file, hooks{watchIdle: func() {
+		if busy.Load() {
+			<-release
+		}
+	}})
+	waitLine(t, w.lines, "created amtr: mode relay local 10.0.0.1 dev eth0 up")
+	busy.Store(true)
+	ready := make(chan string, 3)
+	hold := func(who string) func() { return func() { ready <- who; <-release } }
+
+	mpw, mlines := lineReader(t, "monitor")
+	mdone := make(chan int, 1)
+	merrb := &bytes.Buffer{}
+	go func() {
+		root := newRootCommand(OpenAMTLink, hooks{monitorReady: hold("monitor")})
+		code := Execute(root, []string{"-n", path, "monitor"}, mpw, merrb)
+		mpw.Close()
+		mdone <- code
+	}()
+
+	// The library's readers, each reporting its first overrun on
+	// resynced, and its whole story on done once it saw amtx.
+	type story struct {
+		who string
+		got []string
+		err error
+	}
+	resynced, done := make(chan string, 2), make(chan story, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	subCtx, subCancel := context.WithCancel(ctx)
+	defer subCancel()
+	go func() {
+		var got []string
+		err := kc.Subscribe(subCtx, amtlink.SubscribeOptions{Ready: hold("Subscribe")}, func(n amtlink.Notification) error {
+			switch {
+			case n.Type == amtlink.NotifyResync:
+				if got = append(got, "resync"); len(got) == 1 {
+					resynced <- "Subscribe"
+				}
+			case n.Type == amtlink.NotifyLink && n.Device.Name == "amtx" && len(got) > 0:
+				got = append(got, "link amtx")
+				subCancel()
+			}
+			return nil
+		})
+		done <- story{"Subscribe", got, err}
+	}()
+	watchCtx, watchCancel := context.WithCancel(ctx)
+	defer watchCancel()
+	go func() {
+		var got []string
+		said := false
+		err := kc.Watch(watchCtx, amtlink.WatchOptions{Ready: hold("Watch")}, func(e amtlink.Event) error {
+			got = append(got, e.Type.String()+" "+e.Link.Name)
+			switch {
+			case e.Type == amtlink.EventResynced && !said: // once: resynced has room for one each
+				said = true
+				resynced <- "Watch"
+			case e.Type == amtlink.EventCreated && e.Link.Name == "amtx":
+				watchCancel()
+			}
+			return nil
+		})
+		done <- story{"Watch", got, err}
+	}()
+	for range 3 {
+		select {
+		case <-ready:
+		case code := <-mdone:
+			t.Fatalf("monitor ended: exit %d, stderr %q", code, merrb.String())
+		case s := <-done:
+			t.Fatalf("%s ended before it was ready: %v", s.who, s.err)
+		case <-ctx.Done():
+			t.Fatal("monitor, Subscribe and Watch not all ready within 3 minutes")
+		}
+	}
+
+	start = time.Now()
+	deleteLink(t, ns, "bulk0") // 2,001 RTM_DELLINKs at once
+	t.Logf("%d VLANs deleted through their parent in %v", burstVLANs, time.Since(start).Round(time.Millisecond))
+	busy.Store(false)
+	close(release)
+
+	// Nothing else happened since apply's last line and the others' Ready:
+	// the next line of each is the resync.
+	if l := waitLine(t, w.lines, ""); !strings.HasPrefix(l, "resynced: the kernel dropped notifications") {
+		t.Fatalf("apply's first line after the burst: %q, want resynced: ...", l)
+	}
+	if l := waitLine(t, mlines, ""); !strings.HasPrefix(l, "resynced (the kernel dropped notifications") {
+		t.Fatalf("monitor's first line after the burst: %q, want resynced (...", l)
+	}
+	for range 2 {
+		select {
+		case who := <-resynced:
+			t.Logf("%s reported the overrun %v after the burst", who, time.Since(start).Round(time.Millisecond))
+		case s := <-done:
+			t.Fatalf("%s ended before it reported the overrun: %v; saw %q", s.who, s.err, s.got)
+		case <-ctx.Done():
+			t.Fatal("the overrun not reported by both Subscribe and Watch within 3 minutes")
+		}
+	}
+
+	// All still report: the next amt link (a gateway, down, which apply's
+	// file does not name and leaves alone).
+	if code, _, errOut := runKernel("", "-n", path, "add", "amtx", "mode", "gateway", "local", "10.0.0.1", "discovery", "10.0.0.2", "dev", "eth0"); code != 0 {
+		t.Fatalf("add amtx: exit %d, %q", code, errOut)
+	}
+	if l := waitLine(t, mlines, ""); l != "created amtx gateway local 10.0.0.1 dev eth0" {
+		t.Errorf("monitor's line after the resync: %q, want created amtx gateway local 10.0.0.1 dev eth0", l)
+	}
+	for range 2 {
+		var s story
+		select {
+		case s = <-done:
+		case <-ctx.Done():
+			t.Fatal("amtx not reported by both Subscribe and Watch within 3 minutes")
+		}
+		if s.err != nil {
+			t.Errorf("%s: %v", s.who, s.err)
+		}
+		switch s.who {
+		case "Subscribe":
+			if len(s.got) < 2 || s.got[0] != "resync" || s.got[len(s.got)-1] != "link amtx" {
+				t.Errorf("Subscribe after deleting %d VLANs at once: %q; want resync first and the link amtx after it", burstVLANs, s.got)
+			}
+		case "Watch":
+			if len(s.got) != 2 || s.got[0] != "resynced " || s.got[1] != "created amtx" {
+				t.Errorf("Watch after deleting %d VLANs at once: events %q, want resynced, then created amtx", burstVLANs, s.got)
+			}
+		}
+	}
+	// apply still converges.
 	if err := kc.Delete("amtr"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,60 +369,6 @@ func TestIntegrationApplyWatch(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("apply --watch after SIGTERM: exit %d, stderr %q", code, errb.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("apply --watch still running 20s after SIGTERM")
-	}
-	if _, err := kc.Get("amtr"); err != nil {
-		t.Errorf("after SIGTERM: %v; want amtr left in place", err)
-	}
-}
-
-// TestIntegrationMonitorOverrun: monitor, held inside its Ready while 2,000
-// VLANs are deleted at once, says it resynced and reports the next link.
-func TestIntegrationMonitorOverrun(t *testing.T) {
-	testenv.RequireAMT(t)
-	ns := testenv.NewNetNS(t)
-	addDummy(t, ns, "eth0", "10.0.0.1")
-	addBurst(t, ns, "bulk0")
-	path := testenv.NetNSPath(ns)
-	ready, release := make(chan struct{}), make(chan struct{})
-	pw, lines := lineReader(t)
-	done := make(chan int, 1)
-	errb := &bytes.Buffer{}
-	go func() {
-		root := newRootCommand(OpenAMTLink, hooks{monitorReady: func() { close(ready); <-release }})
-		code := Execute(root, []string{"-n", path, "monitor"}, pw, errb)
-		pw.Close()
-		done <- code
-	}()
-	select {
-	case <-ready:
-	case code := <-done:
-		t.Fatalf("monitor ended: exit %d, stderr %q", code, errb.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("monitor not ready within 20s")
-	}
-	deleteLink(t, ns, "bulk0")
-	close(release)
-	waitLine(t, lines, "resynced (the kernel dropped notifications")
-	if code, _, errOut := runKernel("", "-n", path, "add", "amtr", "mode", "relay", "local", "10.0.0.1", "dev", "eth0"); code != 0 {
-		t.Fatalf("add: exit %d, %q", code, errOut)
-	}
-	waitLine(t, lines, "created amtr relay local 10.0.0.1 dev eth0")
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("monitor after SIGINT: exit %d", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("monitor still running 20s after SIGINT")
-	}
+	exited(t, "apply --watch after SIGTERM", w.done, w.errb)
+	exited(t, "monitor after SIGTERM", mdone, merrb)
 }

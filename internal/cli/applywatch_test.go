@@ -103,13 +103,23 @@ type watchRun struct {
 
 func startApplyWatch(t *testing.T, open Opener, args ...string) *watchRun {
 	t.Helper()
-	return startApplyWatchHooked(t, open, hooks{}, args...)
+	return startApplyWatchEnv(t, open, func(string) string { return "" }, args...)
+}
+
+// startApplyWatchEnv is startApplyWatch with getenv for the systemd
+// variables (startApplyWatch: none, whatever the test's environment).
+func startApplyWatchEnv(t *testing.T, open Opener, getenv func(string) string, args ...string) *watchRun {
+	t.Helper()
+	return startApplyWatchHooked(t, open, hooks{getenv: getenv}, args...)
 }
 
 // startApplyWatchHooked is startApplyWatch with hooks h, whose signals,
 // ticker and idle hook it replaces.
 func startApplyWatchHooked(t *testing.T, open Opener, h hooks, args ...string) *watchRun {
 	t.Helper()
+	if h.getenv == nil {
+		h.getenv = func(string) string { return "" }
+	}
 	r := &watchRun{t: t, steps: make(chan func() bool), sigs: make(chan os.Signal, 1), tick: make(chan time.Time, 1),
 		out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan int, 1)}
 	h.watchSignals, h.watchTick, h.watchIdle = r.sigs, r.tick, func() {

@@ -40,6 +40,9 @@ type hooks struct {
 	// converged and watches; watchIdle each time it waits for something
 	// to happen.
 	watchReady, watchIdle func()
+	// getenv, when not nil, replaces os.Getenv for apply --watch's
+	// systemd variables ($NOTIFY_SOCKET, $WATCHDOG_USEC).
+	getenv func(string) string
 	// netnsDir is where named namespaces are looked for to complete -n;
 	// "" means /run/netns, where "ip netns add" bind-mounts them.
 	netnsDir string

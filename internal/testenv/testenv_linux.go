@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"testing"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
@@ -165,4 +167,96 @@ func setLoopbackUp(ns *os.File) error {
 		}
 	}
 	return errors.New("no loopback device in new namespace")
+}
+
+// vlanBatch is how many RTM_NEWLINKs AddVLANs sends in one write: their
+// acknowledgements must fit the socket's receive buffer, or the kernel
+// drops them (netlink_ack never blocks).
+const vlanBatch = 200
+
+// AddVLANs creates the dummy device parent in the namespace held by ns and
+// n VLANs on it, named v1 … vN with IDs 1 … N, and returns once the kernel
+// has made them all. Deleting parent then deletes the n VLANs in one go,
+// and the kernel sends their n+1 RTM_DELLINKs at once: more than a
+// notification socket's buffer holds for n in the thousands, which is how
+// the overrun tests make the kernel drop notifications.
+//
+// The requests go vlanBatch to a write on one socket, each acknowledged:
+// under emulation (TCG) a request per round trip costs far more in thread
+// switches than the kernel's own work. A kernel without the dummy or the
+// 802.1Q VLAN driver skips tb (fails it under AMTCTL_REQUIRE_KERNEL=1).
+func AddVLANs(tb testing.TB, ns *os.File, parent string, n int) {
+	tb.Helper()
+	c, err := rtnetlink.Dial(&netlink.Config{NetNS: int(ns.Fd())})
+	if err != nil {
+		tb.Fatalf("dial rtnetlink: %v", err)
+	}
+	defer c.Close()
+	err = c.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC,
+		Attributes: &rtnetlink.LinkAttributes{Name: parent, Info: &rtnetlink.LinkInfo{Kind: "dummy"}}})
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		Skip(tb, "kernel %s has no dummy driver (CONFIG_DUMMY) for the VLANs' parent: %v", KernelRelease(), err)
+	} else if err != nil {
+		tb.Fatalf("create dummy %s: %v", parent, err)
+	}
+	links, err := c.Link.List()
+	if err != nil {
+		tb.Fatalf("list links: %v", err)
+	}
+	var index uint32
+	for _, l := range links {
+		if l.Attributes != nil && l.Attributes.Name == parent {
+			index = l.Index
+		}
+	}
+	if index == 0 {
+		tb.Fatalf("dummy %s not listed after its creation", parent)
+	}
+	nc, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(ns.Fd())})
+	if err != nil {
+		tb.Fatalf("dial rtnetlink: %v", err)
+	}
+	defer nc.Close()
+	for first := 1; first <= n; first += vlanBatch {
+		var msgs []netlink.Message
+		for id := first; id < first+vlanBatch && id <= n; id++ {
+			data, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.IFLA_VLAN_ID, Data: binary.NativeEndian.AppendUint16(nil, uint16(id))}})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			b, err := (&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Attributes: &rtnetlink.LinkAttributes{
+				Name: fmt.Sprintf("v%d", id), Type: index,
+				Info: &rtnetlink.LinkInfo{Kind: "vlan", Data: &rtnetlink.LinkData{Name: "vlan", Data: data}},
+			}}).MarshalBinary()
+			if err != nil {
+				tb.Fatalf("vlan %d: %v", id, err)
+			}
+			msgs = append(msgs, netlink.Message{Header: netlink.Header{
+				Type:  unix.RTM_NEWLINK,
+				Flags: netlink.Request | netlink.Create | netlink.Excl | netlink.Acknowledge,
+			}, Data: b})
+		}
+		if _, err := nc.SendMessages(msgs); err != nil {
+			tb.Fatalf("send vlans %d…: %v", first, err)
+		}
+		for acked := 0; acked < len(msgs); {
+			replies, err := nc.Receive()
+			if err != nil {
+				tb.Fatalf("vlans %d…: acknowledgements: %v", first, err)
+			}
+			for _, r := range replies {
+				if r.Header.Type != netlink.Error || len(r.Data) < 4 {
+					continue
+				}
+				acked++
+				if errno := int32(binary.NativeEndian.Uint32(r.Data)); errno != 0 {
+					err := unix.Errno(-errno)
+					if first == 1 && errors.Is(err, unix.EOPNOTSUPP) {
+						Skip(tb, "kernel %s has no 802.1Q VLAN driver (CONFIG_VLAN_8021Q): %v", KernelRelease(), err)
+					}
+					tb.Fatalf("create a vlan on %s (request %d of the batch from %d): %v", parent, r.Header.Sequence, first, err)
+				}
+			}
+		}
+	}
 }
