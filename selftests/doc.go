@@ -41,7 +41,7 @@
 // tunnelled data within 15 s), TestIntegrationAMTTwoGateways,
 // TestIntegrationAMTMaxTunnels, TestIntegrationAMTLifecycle (relay
 // deleted and re-created; lower device deleted), TestIntegrationAMTLowerDevice
-// (six amt links, gateways and relays, on one device that is deleted: each
+// (five amt links, gateways and relays, on one device that is deleted: each
 // link's RTM_DELLINK, timed by a link subscription, within a second of the
 // request, and the kernel log clean) and TestIntegrationAMTStress (three
 // gateways join and leave 50 IGMPv3 and 50 MLDv2 (S,G) channels each, with

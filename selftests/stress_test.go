@@ -27,7 +27,7 @@ const (
 	stressGateways = 3
 	stressGroups   = 50 // per gateway and IP version
 	// stressChurn is how long the joins and leaves go on.
-	stressChurn = 10 * time.Second
+	stressChurn = 7 * time.Second
 	// stressTeardownPause is the pause after each teardown (a gateway
 	// deleted and re-created, or the relay taken down and up, each of
 	// which takes a while itself under TCG) before the next.
