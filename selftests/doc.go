@@ -39,8 +39,17 @@
 // sources the gateway did not ask for; whether leaving, with an IGMPv3 or
 // MLDv2 TO_IN({}) report, an IGMPv2 leave or an MLDv1 Done, stops the
 // tunnelled data within 15 s), TestIntegrationAMTTwoGateways,
-// TestIntegrationAMTMaxTunnels and TestIntegrationAMTLifecycle (relay
-// deleted and re-created; lower device deleted).
+// TestIntegrationAMTMaxTunnels, TestIntegrationAMTLifecycle (relay
+// deleted and re-created; lower device deleted), TestIntegrationAMTLowerDevice
+// (five amt links, gateways and relays, on one device that is deleted: each
+// link's RTM_DELLINK, timed by a link subscription, within a second of the
+// request, and the kernel log clean) and TestIntegrationAMTStress (three
+// gateways join and leave 50 IGMPv3 and 50 MLDv2 (S,G) channels each, with
+// 10 ms report retransmission, while gateways are deleted and re-created
+// and the relay goes down and up; the kernel log must stay free of
+// WARNINGs, BUGs, list corruption and refcount errors. The relay's own
+// group and source timers run GMI, at least 135 s, so they cannot expire
+// within the case; its teardowns delete them instead).
 //
 // Waits are bounded polls (netlink, sockets, an AF_PACKET tap on the
 // tunnel's underlay), never fixed sleeps; a failure says what never happened
@@ -72,6 +81,11 @@
 //   - issueMLDv1Done: the gateway drops MLDv1 Done (132), and the relay's
 //     amt_mldv1_leave_handler would look the host up by ip_hdr(skb)->saddr
 //     of an IPv6 packet anyway. Case: MLDv1 leave.
+//   - issueLowerDevOneUpper: amt_device_event deletes only the first amt
+//     link on a lower device that is unregistered; the others go one a
+//     second as netdev_wait_allrefs_any rebroadcasts NETDEV_UNREGISTER,
+//     with WARNINGs (7.3.4 too; fixed by kernel/amt-fixes/net/0099). Case:
+//     lower device deleted: all its amt links go at once.
 //
 // When such a case passes, the issue did not reproduce: the line is
 // [XPASS], counted as a pass (exit status 0) but apart in the summary,
