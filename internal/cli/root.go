@@ -143,6 +143,7 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	root.AddCommand(newApplyCommand(o))
 	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
 	root.AddCommand(newRelayCommand(relayEnv{}))
+	root.AddCommand(newProbeCommand(o), newSendCommand(o))
 	addBatch(root, o)
 	return root
 }

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Bad input is refused with exit 2 and one line naming the field, before
+// any namespace, socket or link is opened.
+func TestProbeSendBadInput(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "probe needs a group; usage: amtctl [-n NS] probe GROUP [source S] [port P] [dev LINK]"},
+		{[]string{"probe", "10.0.0.1"}, `group "10.0.0.1": not a multicast address; give an IPv4 group in 224.0.0.0/4`},
+		{[]string{"probe", "232.1.1.1", "source", "232.1.1.2"}, `source "232.1.1.2": not a unicast IP address`},
+		{[]string{"probe", "232.1.1.1", "source", "2001:db8::1"}, `source "2001:db8::1": of another IP version than group 232.1.1.1`},
+		{[]string{"probe", "232.1.1.1", "port", "0"}, `port "0": not a UDP port; use a number from 1 to 65535, or leave it out for 5001`},
+		{[]string{"probe", "232.1.1.1", "port", "70000"}, `port "70000": not a UDP port`},
+		{[]string{"probe", "232.1.1.1", "dev"}, "probe: dev needs a value (LINK)"},
+		{[]string{"probe", "232.1.1.1", "dev", "a/b"}, `dev "a/b"`},
+		{[]string{"probe", "232.1.1.1", "port", "1", "port", "2"}, "probe: port given twice"},
+		{[]string{"probe", "232.1.1.1", "via", "eth0"}, `probe: unknown keyword "via"`},
+		{[]string{"probe", "232.1.1.1", "--timeout", "0s"}, `--timeout "0s": not a positive duration`},
+		{[]string{"probe", "232.1.1.1", "--count", "-1"}, `invalid argument "-1" for "--count"`},
+		{[]string{"send"}, "send needs a group; usage: amtctl [-n NS] send GROUP [port P]"},
+		{[]string{"send", "ff02::1x"}, `group "ff02::1x": not a multicast address`},
+		{[]string{"send", "ff3e::1", "port", "x"}, `port "x": not a UDP port`},
+		{[]string{"send", "ff3e::1", "port"}, "send: port needs a value (P)"},
+		{[]string{"send", "ff3e::1", "port", "5", "6"}, `send: unexpected "6"`},
+		{[]string{"send", "ff3e::1", "dev", "eth0"}, `send: unknown keyword "dev"`},
+		{[]string{"send", "232.1.1.1", "--size", "27"}, `--size "27": out of range; give a UDP payload size from 28 (the header) to 65507`},
+		{[]string{"send", "232.1.1.1", "--ttl", "0"}, `--ttl "0": out of range`},
+		{[]string{"send", "232.1.1.1", "--rate", "-5"}, `--rate "-5": negative`},
+		{[]string{"send", "232.1.1.1", "--from", "232.1.1.1"}, `--from "232.1.1.1": not a unicast IP address`},
+		{[]string{"send", "232.1.1.1", "--from", "2001:db8::1"}, `--from "2001:db8::1": of another IP version than group 232.1.1.1`},
+	} {
+		f := newFake()
+		code, out, errOut := run(t, f, c.args...)
+		if code != ExitUsage || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("amtctl %q: exit %d, stdout %q, stderr %q; want exit 2 and one line containing %q", c.args, code, out, errOut, c.want)
+		}
+		if len(f.opened) != 0 {
+			t.Errorf("amtctl %q: opened %q before the input was checked", c.args, f.opened)
+		}
+	}
+}
+
+func TestPlaceProbe(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.links = sampleLinks() // amtr (relay), amtg (gateway), amtg2 (gateway, master br0)
+	f.ifs = append(f.ifs, Interface{Index: 6, Name: "amtg"}, Interface{Index: 7, Name: "amtg2"})
+	for i := range f.ifs {
+		if f.ifs[i].Name == "br0" {
+			f.ifs[i].Index = 4
+		}
+	}
+	for _, c := range []struct {
+		dev  string
+		want probePlace
+	}{
+		{"amtg", probePlace{joinDev: "amtg", ifindex: 6, gateway: "amtg"}},
+		{"amtg2", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}}, // the bridge's
+		{"br0", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}},   // the gateway on br0
+		{"eth0", probePlace{joinDev: "eth0", noGW: "2 amt gateway links in this network namespace; name the one to ask about with dev"}},
+		{"", probePlace{noGW: "2 amt gateway links in this network namespace; name the one to ask about with dev"}},
+	} {
+		got, err := placeProbe(f, c.dev, "")
+		if err != nil || got != c.want {
+			t.Errorf("dev %q: %+v, %v; want %+v", c.dev, got, err, c.want)
+		}
+	}
+	if _, err := placeProbe(f, "nope", "gw"); err == nil || exitCode(err) != ExitError || !strings.Contains(err.Error(), `dev "nope" not found in network namespace "gw"`) {
+		t.Errorf("missing dev: %v", err)
+	}
+	f.links = f.links[:2] // one gateway: found without dev
+	if got, _ := placeProbe(f, "", ""); got != (probePlace{joinDev: "amtg", ifindex: 6, gateway: "amtg"}) {
+		t.Errorf("one gateway, no dev: %+v", got)
+	}
+}
+
+func TestDiagnoseProbe(t *testing.T) {
+	t.Parallel()
+	p := probeArgs{group: netip.MustParseAddr("232.1.1.1"), source: netip.MustParseAddr("192.0.2.10"), port: 5001}
+	pl := probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg"}
+	relay := netip.MustParseAddr("10.0.0.2")
+	disc := netip.MustParseAddr("10.0.0.9")
+	for _, c := range []struct {
+		name          string
+		pl            probePlace
+		before, after gatewayState
+		reports       int
+		want          string
+	}{
+		{"no relay", pl, gatewayState{ok: true, up: true, discovery: disc, rx: 5}, gatewayState{ok: true, up: true, discovery: disc, rx: 5}, 2,
+			"probe: no datagram for (192.0.2.10, 232.1.1.1) port 5001 within 3s; join sent (2 IGMPv3 reports for 232.1.1.1 left br0); " +
+				"gateway amtg has not learned a relay (discovery 10.0.0.9 unanswered) and received 0 packets meanwhile; without a relay it passes no join on"},
+		{"no route", pl, gatewayState{ok: true, up: true, relay: relay, rx: 5}, gatewayState{ok: true, up: true, relay: relay, rx: 7}, 1,
+			"probe: no datagram for (192.0.2.10, 232.1.1.1) port 5001 within 3s; join sent (1 IGMPv3 reports for 232.1.1.1 left br0); " +
+				"gateway amtg knows relay 10.0.0.2 and received 2 packets meanwhile, none for this group: the relay has no route or source for it, or the source sends nothing"},
+		{"down, join not sent", pl, gatewayState{ok: true}, gatewayState{ok: true}, 0,
+			"probe: no datagram for (192.0.2.10, 232.1.1.1) port 5001 within 3s; join not sent: no IGMPv3 report for 232.1.1.1 left br0 (is it up?); gateway amtg is down (amtctl set amtg up)"},
+		{"no gateway, not watched", probePlace{noGW: "no amt gateway link in this network namespace to ask about its relay"}, gatewayState{}, gatewayState{}, -1,
+			"probe: no datagram for (192.0.2.10, 232.1.1.1) port 5001 within 3s; joined on the device the routing table picks (no device given to watch for the report); " +
+				"no amt gateway link in this network namespace to ask about its relay"},
+	} {
+		d := diagnoseProbe(c.pl, c.before, c.after, c.reports, p, 3*time.Second)
+		if d.line != c.want || d.Explanation != d.line {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, d.line, c.want)
+		}
+	}
+}
+
+func TestCompleteProbe(t *testing.T) {
+	t.Parallel()
+	_, out, _ := run(t, newFake(), "__complete", "probe", "232.1.1.1", "source", "192.0.2.1", "")
+	if got := strings.Fields(out); len(got) < 2 || got[0] != "port" || got[1] != "dev" {
+		t.Errorf("probe keywords after source: %q", out)
+	}
+	_, out, _ = run(t, newFake(), "__complete", "probe", "232.1.1.1", "dev", "e")
+	if !strings.HasPrefix(out, "eth0\n") {
+		t.Errorf("probe dev completion: %q", out)
+	}
+}
