@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -69,10 +70,7 @@ func setupProbe(t *testing.T) *probeSuite {
 
 func TestIntegrationProbe(t *testing.T) {
 	runSuite(t, setupProbe,
-		suiteCase[*probeSuite]{"probe: IPv4 (S,G) from send", func(t *testing.T, s *probeSuite) { s.flow(t, grpProbeSSM4, true) }},
-		suiteCase[*probeSuite]{"probe: IPv4 (*,G) from send", func(t *testing.T, s *probeSuite) { s.flow(t, grpProbeASM4, false) }},
-		suiteCase[*probeSuite]{"probe: IPv6 (S,G) from send", func(t *testing.T, s *probeSuite) { s.flow(t, grpProbeSSM6, true) }},
-		suiteCase[*probeSuite]{"probe: IPv6 (*,G) from send", func(t *testing.T, s *probeSuite) { s.flow(t, grpProbeASM6, false) }},
+		suiteCase[*probeSuite]{"probe: IPv4 and IPv6, (S,G) and (*,G), from send", testProbeFlows},
 		suiteCase[*probeSuite]{"probe: in the gateway's namespace, dev amtg", testProbeOnGateway},
 		suiteCase[*probeSuite]{"probe: loss, duplicates and reordering", testProbeLoss},
 		suiteCase[*probeSuite]{"probe: 10,000 datagrams/s for 10 s", testProbeRate},
@@ -161,69 +159,90 @@ func sourceOf(group netip.Addr) netip.Addr {
 // the source until probe has ended, and returns both results.
 func probeWhileSending(t *testing.T, probeArgs, sendArgs []string) (probe, send amtctlResult) {
 	t.Helper()
-	var wg sync.WaitGroup
-	var pr amtctlResult
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pr = amtctl(context.Background(), probeArgs...)
-	}()
+	done := make(chan amtctlResult)
+	go func() { done <- amtctl(context.Background(), probeArgs...) }()
 	ctx, cancel := context.WithCancel(context.Background())
-	var sr amtctlResult
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sr = amtctl(ctx, sendArgs...)
-	}()
-	wg.Wait()
+	sent := make(chan amtctlResult)
+	go func() { sent <- amtctl(ctx, sendArgs...) }()
+	probe = <-done
 	cancel()
-	<-done
-	t.Logf("%v", pr)
-	t.Logf("%v", sr)
-	return pr, sr
+	send = <-sent
+	t.Logf("%v", probe)
+	t.Logf("%v", send)
+	return probe, send
 }
 
-// flow: probe in the listener's namespace receives send's datagrams, every
-// one numbered, none lost, from the one session send reports.
-func (s *probeSuite) flow(t *testing.T, group netip.Addr, ssm bool) {
-	src := sourceOf(group)
-	pargs := []string{"-n", nsPath(s.listener), "probe", group.String(), "port", strconv.Itoa(probePort), "dev", "l_gw", "--count", "100", "--timeout", "30s", "-j"}
-	if ssm {
-		pargs = append(pargs, "source", src.String())
+// testProbeFlows: probe in the listener's namespace receives send's
+// datagrams, for four groups at once (IPv4 and IPv6, (S,G) and (*,G)),
+// every one numbered, none lost, from the one session send reports.
+func testProbeFlows(t *testing.T, s *probeSuite) {
+	groups := []struct {
+		group netip.Addr
+		ssm   bool
+	}{{grpProbeSSM4, true}, {grpProbeASM4, false}, {grpProbeSSM6, true}, {grpProbeASM6, false}}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		src := sourceOf(g.group)
+		pargs := []string{"-n", nsPath(s.listener), "probe", g.group.String(), "port", strconv.Itoa(probePort), "dev", "l_gw", "--count", "100", "--timeout", "30s", "-j"}
+		if g.ssm {
+			pargs = append(pargs, "source", src.String())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.flow(t, pargs, g.group, src)
+		}()
 	}
-	s.expectFlow(t, pargs, group, src)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
 
-func (s *probeSuite) expectFlow(t *testing.T, pargs []string, group, src netip.Addr) {
-	t.Helper()
+// flow runs probe with pargs while send sends to group from src, and
+// says what was wrong with probe's report.
+func (s *probeSuite) flow(t *testing.T, pargs []string, group, src netip.Addr) error {
 	sargs := []string{"-n", nsPath(s.source), "send", group.String(), "port", strconv.Itoa(probePort), "--from", src.String(), "--rate", "200", "-j"}
 	pr, sr := probeWhileSending(t, pargs, sargs)
 	if pr.code != 0 {
-		t.Fatalf("probe did not receive send's datagrams: %v; %s", pr, s.diag())
+		return fmt.Errorf("probe did not receive send's datagrams: %v; %s", pr, s.diag())
 	}
 	if sr.code != 0 {
-		t.Fatalf("send: %v", sr)
+		return fmt.Errorf("send: %v", sr)
 	}
-	p, snd := decodeJSON[probeJSON](t, pr), decodeJSON[sendJSON](t, sr)
+	var p probeJSON
+	var snd sendJSON
+	if err := errors.Join(json.Unmarshal([]byte(pr.stdout), &p), json.Unmarshal([]byte(sr.stdout), &snd)); err != nil {
+		return fmt.Errorf("%v; %v: %w", pr, sr, err)
+	}
 	switch {
 	case p.Datagrams != 100 || p.Unnumbered != 0:
-		t.Fatalf("probe counted %d datagrams (%d not numbered), want 100 numbered: %v", p.Datagrams, p.Unnumbered, pr)
+		return fmt.Errorf("probe counted %d datagrams (%d not numbered), want 100 numbered: %v", p.Datagrams, p.Unnumbered, pr)
 	case len(p.Senders) != 1 || p.Senders[0].Session != snd.Session || p.Senders[0].From != src.String():
-		t.Fatalf("probe saw senders %+v, want the one session %s from %s: %v", p.Senders, snd.Session, src, pr)
-	case *p.Received != 100 || *p.Lost != 0 || *p.Duplicates != 0 || *p.Reordered != 0:
-		t.Fatalf("probe: received %d lost %d duplicates %d reordered %d, want 100 0 0 0: %v", *p.Received, *p.Lost, *p.Duplicates, *p.Reordered, pr)
+		return fmt.Errorf("probe saw senders %+v, want the one session %s from %s: %v", p.Senders, snd.Session, src, pr)
+	case *p.Received != 100 || *p.Lost != 0 || *p.Duplicates != 0:
+		// Reordering is the path's own: a sender that moves between
+		// CPUs queues its datagrams on two CPUs' backlogs (veth's
+		// netif_rx), which may pass each other. probe reports it.
+		return fmt.Errorf("probe: received %d lost %d duplicates %d (reordered %d), want 100 0 0: %v", *p.Received, *p.Lost, *p.Duplicates, *p.Reordered, pr)
 	case p.Senders[0].Last >= uint32(snd.Sent):
-		t.Fatalf("probe saw sequence number %d, but send sent only %d", p.Senders[0].Last, snd.Sent)
+		return fmt.Errorf("probe saw sequence number %d, but send sent only %d", p.Senders[0].Last, snd.Sent)
 	}
-	t.Logf("first datagram after %.3fs, %.0f datagrams/s; send sent %d", p.FirstAfter, p.DPS, snd.Sent)
+	t.Logf("%s: first datagram after %.3fs, %.0f datagrams/s, %d reordered on the way; send sent %d", group, p.FirstAfter, p.DPS, *p.Reordered, snd.Sent)
+	return nil
 }
 
 // testProbeOnGateway: probe on the gateway itself, dev amtg, joins on
 // amtg's bridge br0 and receives what the gateway decapsulates.
 func testProbeOnGateway(t *testing.T, s *probeSuite) {
 	src := sourceV4.Addr()
-	s.expectFlow(t, []string{"-n", nsPath(s.gateway), "probe", grpProbeGW4.String(), "source", src.String(), "port", strconv.Itoa(probePort),
-		"dev", gatewayDev, "--count", "100", "--timeout", "30s", "-j"}, grpProbeGW4, src)
+	if err := s.flow(t, []string{"-n", nsPath(s.gateway), "probe", grpProbeGW4.String(), "source", src.String(), "port", strconv.Itoa(probePort),
+		"dev", gatewayDev, "--count", "100", "--timeout", "30s", "-j"}, grpProbeGW4, src); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // warmUp makes the path for group carry data before a case starts
@@ -289,25 +308,25 @@ func testProbeLoss(t *testing.T, s *probeSuite) {
 	go func() {
 		defer wg.Done()
 		pr = amtctl(context.Background(), "-n", nsPath(s.listener), "probe", group.String(), "source", src.String(), "port", strconv.Itoa(probePort),
-			"dev", "l_gw", "--count", "0", "--timeout", "3s", "-j")
+			"dev", "l_gw", "--count", "0", "--timeout", "1s", "-j")
 	}()
 	s.waitUsers(t, group, 2)
 	snd := openSender(t, s.source, src, "src_relay", netip.AddrPortFrom(group, probePort))
-	const total, clean = 1000, 500
+	const total, clean, unnumbered = 300, 100, 3
 	dropped := map[uint32]bool{}
-	for q := uint32(600); q < 610; q++ {
+	for q := uint32(150); q < 160; q++ {
 		dropped[q] = true
 	}
-	dropped[700], dropped[877] = true, true
+	dropped[200], dropped[277] = true, true
 	order := make([]uint32, 0, total+1)
 	for q := uint32(0); q < total; q++ {
 		switch {
 		case dropped[q]:
-		case q == 800: // sent twice
+		case q == 250: // sent twice
 			order = append(order, q, q)
-		case q == 900: // 901 goes first
-			order = append(order, 901, 900)
-		case q == 901:
+		case q == 280: // 281 goes first
+			order = append(order, 281, 280)
+		case q == 281:
 		default:
 			order = append(order, q)
 		}
@@ -323,6 +342,13 @@ func testProbeLoss(t *testing.T, s *probeSuite) {
 		if err := snd.send(append(b, make([]byte, 36)...)); err != nil {
 			t.Fatal(err)
 		}
+		if q == 100 { // datagrams not from send: counted, no figures
+			for range unnumbered {
+				if err := snd.send([]byte("not numbered")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 	wg.Wait()
 	udpAfter := udpCounters(t, s.listener)
@@ -337,14 +363,21 @@ func testProbeLoss(t *testing.T, s *probeSuite) {
 		t.Fatalf("probe saw %d senders, want 1: %v", len(p.Senders), pr)
 	}
 	st := p.Senders[0]
+	if p.Unnumbered != unnumbered || p.Datagrams != st.Received+st.Duplicates+unnumbered {
+		t.Fatalf("probe counted %d datagrams, %d not numbered; want %d not numbered and the rest numbered: %v", p.Datagrams, p.Unnumbered, unnumbered, pr)
+	}
 	if st.First >= clean || st.Last != total-1 {
 		t.Fatalf("probe saw sequence numbers %d to %d, want from below %d (the clean stretch) to %d: %v", st.First, st.Last, clean, total-1, pr)
 	}
 	wantReceived := uint64(total-st.First) - uint64(len(dropped))
-	if st.Lost != uint64(len(dropped)) || st.Duplicates != 1 || st.Reordered != 1 || st.Received != wantReceived {
-		t.Fatalf("probe: received %d lost %d duplicates %d reordered %d; sent %d to %d with %d dropped, 1 duplicated, 1 swapped: want %d %d 1 1: %v",
+	// The path may reorder too (see flow), so reordered is at least the
+	// one swap; nothing on the path drops or duplicates (the kernel's
+	// counters above say so when it does).
+	if st.Lost != uint64(len(dropped)) || st.Duplicates != 1 || st.Reordered < 1 || st.Received != wantReceived {
+		t.Fatalf("probe: received %d lost %d duplicates %d reordered %d; sent %d to %d with %d dropped, 1 duplicated, 1 swapped: want %d %d 1 and at least 1: %v",
 			st.Received, st.Lost, st.Duplicates, st.Reordered, st.First, total-1, len(dropped), wantReceived, len(dropped), pr)
 	}
+	t.Logf("probe: received %d, lost %d, duplicates %d, reordered %d (1 swapped on purpose), %d not numbered", st.Received, st.Lost, st.Duplicates, st.Reordered, p.Unnumbered)
 }
 
 // udpCounters reads the UDP counters of ns's /proc/net/snmp.
@@ -393,7 +426,7 @@ func testProbeRate(t *testing.T, s *probeSuite) {
 	go func() {
 		defer wg.Done()
 		pr = amtctl(context.Background(), "-n", nsPath(s.listener), "probe", group.String(), "source", src.String(), "port", strconv.Itoa(probePort),
-			"dev", "l_gw", "--count", "0", "--timeout", "3s", "-j")
+			"dev", "l_gw", "--count", "0", "--timeout", "2s", "-j")
 	}()
 	s.waitUsers(t, group, 2)
 	// send runs for 10 s, as with Ctrl-C; under TCG every datagram costs
@@ -448,7 +481,7 @@ func testProbeRate(t *testing.T, s *probeSuite) {
 func testProbeNoRoute(t *testing.T, s *probeSuite) {
 	src := sourceV4.Addr()
 	pr, _ := probeWhileSending(t,
-		[]string{"-n", nsPath(s.gateway), "probe", grpProbeNoRoute.String(), "source", src.String(), "port", strconv.Itoa(probePort), "dev", gatewayDev, "--timeout", "3s", "-j"},
+		[]string{"-n", nsPath(s.gateway), "probe", grpProbeNoRoute.String(), "source", src.String(), "port", strconv.Itoa(probePort), "dev", gatewayDev, "--timeout", "2s", "-j"},
 		[]string{"-n", nsPath(s.source), "send", grpProbeNoRoute.String(), "port", strconv.Itoa(probePort), "--from", src.String(), "--rate", "100"})
 	expectProbeFails(t, pr, "gateway amtg knows relay "+relayUpV4.Addr().String(), "the relay has no route or source for it", "join sent (")
 	p := decodeJSON[probeJSON](t, pr)
@@ -473,7 +506,7 @@ func testProbeNoRelay(t *testing.T, s *probeSuite) {
 	}
 	src := sourceV4.Addr()
 	pr, _ := probeWhileSending(t,
-		[]string{"-n", nsPath(s.gateway), "probe", grpProbeSSM4.String(), "source", src.String(), "port", strconv.Itoa(probePort), "dev", gatewayDev, "--timeout", "3s", "-j"},
+		[]string{"-n", nsPath(s.gateway), "probe", grpProbeSSM4.String(), "source", src.String(), "port", strconv.Itoa(probePort), "dev", gatewayDev, "--timeout", "2s", "-j"},
 		[]string{"-n", nsPath(s.source), "send", grpProbeSSM4.String(), "port", strconv.Itoa(probePort), "--from", src.String(), "--rate", "100"})
 	expectProbeFails(t, pr, "gateway amtg has not learned a relay (discovery "+nowhere.String()+" unanswered)")
 	p := decodeJSON[probeJSON](t, pr)

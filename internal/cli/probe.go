@@ -40,7 +40,7 @@ type probeArgs struct {
 }
 
 var probeWords = []probeWord{
-	{name: "source", arg: "S", help: "join (S,G) source-specifically (IGMPv3 / MLDv2 INCLUDE); without it, (*,G)",
+	{name: "source", arg: "S", help: "join (S,G) with IGMPv3/MLDv2 INCLUDE; without it (*,G)",
 		set: func(p *probeArgs, v string) error {
 			a, err := netip.ParseAddr(v)
 			if err != nil || a.Zone() != "" || a.IsMulticast() || a.IsUnspecified() {
@@ -54,7 +54,7 @@ var probeWords = []probeWord{
 			p.port, err = parseProbePort(v)
 			return err
 		}},
-	{name: "dev", arg: "LINK", help: "the amt gateway link (the join is made on its bridge when it has one), or the device to join on",
+	{name: "dev", arg: "LINK", help: "the amt gateway (joined on its bridge, if any), or a device",
 		set: func(p *probeArgs, v string) error {
 			p.dev = v
 			return amtlink.CheckName("dev", v)
