@@ -232,3 +232,18 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTrackerAdd is the receiver's cost per numbered datagram: a
+// probe keeps up with a stream as long as this stays far below the
+// datagrams' interval (100 µs at 10,000/s).
+func BenchmarkTrackerAdd(b *testing.B) {
+	tr := NewTracker(t0)
+	buf, _ := Header{Session: 1, Sent: t0}.AppendBinary(nil)
+	buf = append(buf, make([]byte, 36)...)
+	seq := uint32(0)
+	for b.Loop() {
+		buf[16], buf[17], buf[18], buf[19] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+		tr.Add(srcA, buf, t0)
+		seq++
+	}
+}
