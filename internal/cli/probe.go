@@ -409,7 +409,11 @@ func (o *options) runProbe(ctx context.Context, w io.Writer, p probeArgs, timeou
 		if watch != nil {
 			reports = watch.Count()
 		}
-		v.Diagnosis = diagnoseProbe(pl, before, after, reports, p, time.Since(start))
+		waited := time.Since(start)
+		if waited > timeout {
+			waited = timeout // the rule was timeout's silence; the rest is the read's last tick
+		}
+		v.Diagnosis = diagnoseProbe(pl, before, after, reports, p, waited)
 		line = v.Diagnosis.line
 	}
 	if o.json {
