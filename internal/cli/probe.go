@@ -238,9 +238,10 @@ func placeProbe(b Backend, dev, where string) (probePlace, error) {
 	if err != nil {
 		return probePlace{}, failure{op: "list", netns: where}.error(err)
 	}
+	isGateway := func(l amtlink.Link) bool { return l.AMT.Mode != nil && *l.AMT.Mode == ifla.ModeGateway }
 	var gws []amtlink.Link
 	for _, l := range links {
-		if l.AMT.Mode != nil && *l.AMT.Mode == ifla.ModeGateway {
+		if isGateway(l) {
 			gws = append(gws, l)
 		}
 	}
@@ -255,7 +256,7 @@ func placeProbe(b Backend, dev, where string) (probePlace, error) {
 	case dev != "":
 		pl.joinDev = dev
 		for _, l := range links {
-			if l.Name == dev {
+			if l.Name == dev && isGateway(l) {
 				joinOn(l)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amtctl/amtctl/pkg/mcprobe"
 )
 
 // Bad input is refused with exit 2 and one line naming the field, before
@@ -54,7 +56,7 @@ func TestPlaceProbe(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 	f.links = sampleLinks() // amtr (relay), amtg (gateway), amtg2 (gateway, master br0)
-	f.ifs = append(f.ifs, Interface{Index: 6, Name: "amtg"}, Interface{Index: 7, Name: "amtg2"})
+	f.ifs = append(f.ifs, Interface{Index: 5, Name: "amtr"}, Interface{Index: 6, Name: "amtg"}, Interface{Index: 7, Name: "amtg2"})
 	for i := range f.ifs {
 		if f.ifs[i].Name == "br0" {
 			f.ifs[i].Index = 4
@@ -65,8 +67,9 @@ func TestPlaceProbe(t *testing.T) {
 		want probePlace
 	}{
 		{"amtg", probePlace{joinDev: "amtg", ifindex: 6, gateway: "amtg"}},
-		{"amtg2", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}}, // the bridge's
-		{"br0", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}},   // the gateway on br0
+		{"amtg2", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}},                                                                          // the bridge's
+		{"br0", probePlace{joinDev: "br0", ifindex: 4, gateway: "amtg2"}},                                                                            // the gateway on br0
+		{"amtr", probePlace{joinDev: "amtr", ifindex: 5, noGW: "2 amt gateway links in this network namespace; name the one to ask about with dev"}}, // a relay is no gateway
 		{"eth0", probePlace{joinDev: "eth0", noGW: "2 amt gateway links in this network namespace; name the one to ask about with dev"}},
 		{"", probePlace{noGW: "2 amt gateway links in this network namespace; name the one to ask about with dev"}},
 	} {
@@ -125,5 +128,40 @@ func TestCompleteProbe(t *testing.T) {
 	_, out, _ = run(t, newFake(), "__complete", "probe", "232.1.1.1", "dev", "e")
 	if !strings.HasPrefix(out, "eth0\n") {
 		t.Errorf("probe dev completion: %q", out)
+	}
+}
+
+// The report as text and as JSON, from a Tracker fed as a probe would.
+func TestProbeReport(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1700000000, 0)
+	tr := mcprobe.NewTracker(start)
+	from := netip.MustParseAddr("192.0.2.10")
+	for i, seq := range []uint32{7, 8, 10, 10, 12, 11} {
+		b, _ := mcprobe.Header{Session: 0xabc, Seq: seq}.AppendBinary(nil)
+		tr.Add(from, append(b, make([]byte, 36)...), start.Add(250*time.Millisecond+time.Duration(i)*100*time.Millisecond))
+	}
+	tr.Add(from, []byte("plain"), start.Add(time.Second))
+	rep := tr.Report()
+	v := probeView{Group: "232.1.1.1", Source: "192.0.2.10", Port: 5001, Device: "br0", Gateway: "amtg"}
+	v.fill(rep)
+	var b strings.Builder
+	printProbe(&b, v, rep)
+	want := `(192.0.2.10, 232.1.1.1) port 5001: first datagram after 250ms; 7 datagrams, 389 bytes in 750ms: 8 datagrams/s, 445 bytes/s
+sender 192.0.2.10 session 0000000000000abc: sequence 7 to 12, received 5, lost 1, duplicates 1, reordered 1
+1 datagrams were not numbered (not from amtctl send): no loss figures for them
+`
+	if b.String() != want {
+		t.Errorf("text:\n%s\nwant:\n%s", b.String(), want)
+	}
+	var out strings.Builder
+	if err := writeJSON(&out, v, false); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := `{"group":"232.1.1.1","source":"192.0.2.10","port":5001,"dev":"br0","gateway":"amtg","datagrams":7,"bytes":389,"first_after_s":0.25,"span_s":0.75,` +
+		`"datagrams_per_s":8,"bytes_per_s":444.5714285714286,"unnumbered":1,"received":5,"lost":1,"duplicates":1,"reordered":1,` +
+		`"senders":[{"from":"192.0.2.10","session":"0000000000000abc","first_seq":7,"last_seq":12,"received":5,"lost":1,"duplicates":1,"reordered":1}]}` + "\n"
+	if out.String() != wantJSON {
+		t.Errorf("JSON:\n%s\nwant:\n%s", out.String(), wantJSON)
 	}
 }
