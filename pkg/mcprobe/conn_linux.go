@@ -19,9 +19,15 @@ import (
 // udpSocket creates a UDP socket for the family of addr in cfg's namespace,
 // with SO_REUSEADDR (so that several receivers of one group and port can
 // share a host), bound to addr, as a *net.UDPConn on Go's poller.
-func udpSocket(cfg *Config, addr netip.AddrPort) (*net.UDPConn, error) {
+// A link-local IPv6 address (ff02::/16 included) is bound on the device
+// with index zone, which the kernel requires for that scope.
+func udpSocket(cfg *Config, addr netip.AddrPort, zone int) (*net.UDPConn, error) {
 	family := unix.AF_INET6
-	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
+	sa6 := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
+	if a := addr.Addr(); a.IsLinkLocalMulticast() || a.IsLinkLocalUnicast() {
+		sa6.ZoneId = uint32(zone)
+	}
+	var sa unix.Sockaddr = sa6
 	if addr.Addr().Is4() {
 		family = unix.AF_INET
 		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
@@ -85,7 +91,7 @@ func Listen(cfg *Config, group netip.AddrPort, ifindex int) (*Receiver, error) {
 	if !group.Addr().IsMulticast() {
 		return nil, fmt.Errorf("listen %s: not a multicast group", group)
 	}
-	c, err := udpSocket(cfg, netip.AddrPortFrom(group.Addr().Unmap(), group.Port()))
+	c, err := udpSocket(cfg, netip.AddrPortFrom(group.Addr().Unmap(), group.Port()), ifindex)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +223,7 @@ func NewSender(cfg *Config, dst netip.AddrPort, o SenderOptions) (*Sender, error
 	if from.Is4() != g.Is4() {
 		return nil, fmt.Errorf("sender from %s to %s: the source and the group are of different IP versions", from, g)
 	}
-	c, err := udpSocket(cfg, netip.AddrPortFrom(from, 0))
+	c, err := udpSocket(cfg, netip.AddrPortFrom(from, 0), o.Ifindex)
 	if err != nil {
 		return nil, err
 	}
