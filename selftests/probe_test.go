@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amtctl/amtctl/internal/cli"
+	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/amtctl/amtctl/pkg/mcprobe"
@@ -80,7 +81,7 @@ func TestIntegrationProbe(t *testing.T) {
 }
 
 // nsPath is how -n names a test namespace: its descriptor's path.
-func nsPath(ns *netns) string { return fmt.Sprintf("/proc/self/fd/%d", ns.fd) }
+func nsPath(ns *netns) string { return testenv.NetNSPath(ns.file) }
 
 // amtctlResult is one amtctl run.
 type amtctlResult struct {
