@@ -49,12 +49,12 @@ var probeWords = []probeWord{
 			p.source = a.Unmap()
 			return nil
 		}},
-	{name: "port", arg: "P", help: "the group's UDP port (default " + strconv.Itoa(defaultProbePort) + ")",
+	{name: "port", arg: "P", help: "the group's UDP port (default 5001)", // TestProbeWordsHelp: defaultProbePort
 		set: func(p *probeArgs, v string) (err error) {
 			p.port, err = parseProbePort(v)
 			return err
 		}},
-	{name: "dev", arg: "LINK", help: "the amt gateway (joined on its bridge, if any), or a device",
+	{name: "dev", arg: "LINK", help: "the amt gateway (joined on its bridge, if any) or a device",
 		set: func(p *probeArgs, v string) error {
 			p.dev = v
 			return amtlink.CheckName("dev", v)
@@ -82,7 +82,7 @@ func parseGroup(v string) (netip.Addr, error) {
 func parseProbeArgs(args []string) (probeArgs, error) {
 	p := probeArgs{port: defaultProbePort}
 	if len(args) == 0 {
-		return p, usagef("probe needs a group; usage: %s", probeUsage)
+		return p, usagef("probe needs a group; usage: %s", probeUsage())
 	}
 	var err error
 	if p.group, err = parseGroup(args[0]); err != nil {
@@ -93,11 +93,11 @@ func parseProbeArgs(args []string) (probeArgs, error) {
 		w := lookupProbeWord(args[i])
 		switch {
 		case w == nil:
-			return p, usagef("probe: unknown keyword %q; usage: %s", args[i], probeUsage)
+			return p, usagef("probe: unknown keyword %q; usage: %s", args[i], probeUsage())
 		case seen[w.name]:
 			return p, usagef("probe: %s given twice", w.name)
 		case i+1 == len(args):
-			return p, usagef("probe: %s needs a value (%s); usage: %s", w.name, w.arg, probeUsage)
+			return p, usagef("probe: %s needs a value (%s); usage: %s", w.name, w.arg, probeUsage())
 		}
 		seen[w.name] = true
 		i++
@@ -120,13 +120,15 @@ func lookupProbeWord(name string) *probeWord {
 	return nil
 }
 
-var probeUsage = func() string {
+// probeUsage is probe's usage line, from the table; built when an error
+// or the help needs it, never at start-up.
+func probeUsage() string {
 	s := "amtctl [-n NS] probe GROUP"
 	for _, w := range probeWords {
 		s += " [" + w.name + " " + w.arg + "]"
 	}
 	return s + " [--timeout D] [--count N] [-j]"
-}()
+}
 
 const probeLong = `Join a multicast group and report what arrives: the time to the first
 datagram, datagrams and bytes per second and, for the numbered datagrams of
@@ -159,14 +161,10 @@ was sent; 2 bad input.`
 func newProbeCommand(o *options) *cobra.Command {
 	var timeout time.Duration
 	var count uint64
-	var words strings.Builder
-	for _, w := range probeWords {
-		fmt.Fprintf(&words, "  %-12s %s\n", w.name+" "+w.arg, w.help)
-	}
 	c := &cobra.Command{
-		Use:   "probe GROUP [source S] [port P] [dev LINK] [--timeout D] [--count N]",
-		Short: "Join a multicast group and report what arrives (loss, rate, first datagram)",
-		Long:  fmt.Sprintf(probeLong, words.String()),
+		Use:         "probe GROUP [source S] [port P] [dev LINK] [--timeout D] [--count N]",
+		Short:       "Join a multicast group and report what arrives (loss, rate, first datagram)",
+		Annotations: map[string]string{describedLater: "probe"},
 		Example: `  amtctl probe 232.1.1.1 source 192.0.2.10 port 5001 dev amtg
   amtctl -n gw probe ff3e::8000:1 source 2001:db8::10 --count 1000 -j`,
 		Args: cobra.ArbitraryArgs,
@@ -189,6 +187,15 @@ func newProbeCommand(o *options) *cobra.Command {
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up after this long without a datagram (the first, or since the last)")
 	c.Flags().Uint64Var(&count, "count", 100, "stop after this many datagrams; 0 waits for the timeout or Ctrl-C")
 	return c
+}
+
+// describeProbe writes probe's Long, with its keywords from the table.
+func describeProbe(c *cobra.Command) {
+	var words strings.Builder
+	for _, w := range probeWords {
+		words.WriteString("  " + w.name + " " + w.arg + strings.Repeat(" ", max(1, 13-len(w.name)-len(w.arg))) + w.help + "\n")
+	}
+	c.Long = strings.Replace(probeLong, "%s", words.String(), 1)
 }
 
 // completeProbe completes probe's keywords after GROUP, and device names

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,28 @@ sender 192.0.2.10 session 0000000000000abc: sequence 7 to 12, received 5, lost 1
 		`"senders":[{"from":"192.0.2.10","session":"0000000000000abc","first_seq":7,"last_seq":12,"received":5,"lost":1,"duplicates":1,"reordered":1}]}` + "\n"
 	if out.String() != wantJSON {
 		t.Errorf("JSON:\n%s\nwant:\n%s", out.String(), wantJSON)
+	}
+}
+
+// The help texts written as literals, so that start-up builds nothing,
+// still say what the code does.
+func TestProbeSendHelpLiterals(t *testing.T) {
+	t.Parallel()
+	if w := lookupProbeWord("port"); !strings.Contains(w.help, "(default "+strconv.Itoa(defaultProbePort)+")") {
+		t.Errorf("port's help %q does not name the default %d", w.help, defaultProbePort)
+	}
+	root := newRootCommand(newFake().open, hooks{})
+	send, _, err := root.Find([]string{"send"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := send.Flags().Lookup("size").Usage; !strings.Contains(u, strconv.Itoa(mcprobe.MinSize)+" to "+strconv.Itoa(mcprobe.MaxSize)) {
+		t.Errorf("--size's help %q does not name %d to %d", u, mcprobe.MinSize, mcprobe.MaxSize)
+	}
+	_, out, _ := run(t, newFake(), "probe", "--help")
+	for _, w := range probeWords {
+		if !strings.Contains(out, "  "+w.name+" "+w.arg+" ") || !strings.Contains(out, w.help) {
+			t.Errorf("probe --help lacks keyword %s: %s", w.name, out)
+		}
 	}
 }

@@ -99,7 +99,7 @@ const describedLater = "amtctl-described-later"
 
 // describers write a command's Use and Long, which cost start-up time to
 // build (add's come from the grammar table).
-var describers = map[string]func(*cobra.Command){"add": describeAdd}
+var describers = map[string]func(*cobra.Command){"add": describeAdd, "probe": describeProbe}
 
 // describe writes the Use and Long of c and of the commands under it that
 // have them written later. Help, usage and NewRootCommand call it; a

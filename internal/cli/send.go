@@ -82,7 +82,7 @@ func newSendCommand(o *options) *cobra.Command {
 	}
 	f := c.Flags()
 	f.Float64Var(&rate, "rate", 10, "datagrams per second; 0 sends as fast as possible")
-	f.IntVar(&size, "size", 64, fmt.Sprintf("UDP payload octets of each datagram, %d to %d", mcprobe.MinSize, mcprobe.MaxSize))
+	f.IntVar(&size, "size", 64, "UDP payload octets of each datagram, 28 to 65507") // TestSendSizeHelp: mcprobe.MinSize, MaxSize
 	f.IntVar(&ttl, "ttl", 8, "TTL / hop limit of the datagrams")
 	f.Uint64Var(&count, "count", 0, "datagrams to send; 0 sends until Ctrl-C")
 	f.StringVar(&from, "from", "", "source address to send from (an address of the namespace)")
