@@ -174,30 +174,22 @@ func probeWhileSending(t *testing.T, probeArgs, sendArgs []string) (probe, send 
 }
 
 // testProbeFlows: probe in the listener's namespace receives send's
-// datagrams, for four groups at once (IPv4 and IPv6, (S,G) and (*,G)),
-// every one numbered, none lost, from the one session send reports.
+// datagrams, for four groups in turn (IPv4 and IPv6, (S,G) and (*,G)),
+// every one numbered, none lost, from the one session send reports. One
+// at a time: four senders at once, each paying for the whole path under
+// TCG, overrun the kernel's backlogs on 6.1 and lose datagrams on the way
+// (which probe reports, but which this case is not about).
 func testProbeFlows(t *testing.T, s *probeSuite) {
-	groups := []struct {
+	for _, g := range []struct {
 		group netip.Addr
 		ssm   bool
-	}{{grpProbeSSM4, true}, {grpProbeASM4, false}, {grpProbeSSM6, true}, {grpProbeASM6, false}}
-	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
-	for i, g := range groups {
+	}{{grpProbeSSM4, true}, {grpProbeASM4, false}, {grpProbeSSM6, true}, {grpProbeASM6, false}} {
 		src := sourceOf(g.group)
 		pargs := []string{"-n", nsPath(s.listener), "probe", g.group.String(), "port", strconv.Itoa(probePort), "dev", "l_gw", "--count", "100", "--timeout", "30s", "-j"}
 		if g.ssm {
 			pargs = append(pargs, "source", src.String())
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.flow(t, pargs, g.group, src)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+		if err := s.flow(t, pargs, g.group, src); err != nil {
 			t.Error(err)
 		}
 	}

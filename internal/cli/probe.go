@@ -49,7 +49,7 @@ var probeWords = []probeWord{
 			p.source = a.Unmap()
 			return nil
 		}},
-	{name: "port", arg: "P", help: "the group's UDP port (default 5001)", // TestProbeWordsHelp: defaultProbePort
+	{name: "port", arg: "P", help: "the group's UDP port (default 5001)", // TestProbeSendHelpLiterals: defaultProbePort
 		set: func(p *probeArgs, v string) (err error) {
 			p.port, err = parseProbePort(v)
 			return err
@@ -184,8 +184,10 @@ func newProbeCommand(o *options) *cobra.Command {
 			return o.runProbe(ctx, c.OutOrStdout(), p, timeout, count)
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up after this long without a datagram (the first, or since the last)")
-	c.Flags().Uint64Var(&count, "count", 100, "stop after this many datagrams; 0 waits for the timeout or Ctrl-C")
+	leaveFlags(c, func() {
+		c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up after this long without a datagram (the first, or since the last)")
+		c.Flags().Uint64Var(&count, "count", 100, "stop after this many datagrams; 0 waits for the timeout or Ctrl-C")
+	})
 	return c
 }
 

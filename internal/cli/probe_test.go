@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,6 +176,7 @@ func TestProbeSendHelpLiterals(t *testing.T) {
 		t.Errorf("port's help %q does not name the default %d", w.help, defaultProbePort)
 	}
 	root := newRootCommand(newFake().open, hooks{})
+	describe(root)
 	send, _, err := root.Find([]string{"send"})
 	if err != nil {
 		t.Fatal(err)
@@ -187,5 +189,33 @@ func TestProbeSendHelpLiterals(t *testing.T) {
 		if !strings.Contains(out, "  "+w.name+" "+w.arg+" ") || !strings.Contains(out, w.help) {
 			t.Errorf("probe --help lacks keyword %s: %s", w.name, out)
 		}
+	}
+}
+
+// probe's and send's flags are added only when needed: for the command
+// run, the one completed, help, and a batch line.
+func TestProbeSendFlagsLater(t *testing.T) {
+	t.Parallel()
+	_, out, _ := run(t, newFake(), "__complete", "probe", "232.1.1.1", "--ti")
+	if !strings.HasPrefix(out, "--timeout\t") {
+		t.Errorf("completing probe --ti: %q", out)
+	}
+	_, out, _ = run(t, newFake(), "send", "--help")
+	if !strings.Contains(out, "--rate float") || !strings.Contains(out, "--from string") {
+		t.Errorf("send --help lacks its flags: %s", out)
+	}
+	dir := t.TempDir()
+	file := dir + "/batch"
+	if err := os.WriteFile(file, []byte("send 232.1.1.1 --size 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, newFake(), "-batch", file)
+	if code == 0 || !strings.Contains(errOut, `line 1: --size "1": out of range`) {
+		t.Errorf("a batch's send line with --size: exit %d, %q", code, errOut)
+	}
+	root := newRootCommand(newFake().open, hooks{})
+	probe, _, _ := root.Find([]string{"probe"})
+	if probe.Flags().Lookup("timeout") != nil {
+		t.Error("probe's flags were added while the tree was built")
 	}
 }

@@ -80,12 +80,14 @@ func newSendCommand(o *options) *cobra.Command {
 			return o.runSend(ctx, c.OutOrStdout(), dst, src, ttl, o2)
 		},
 	}
-	f := c.Flags()
-	f.Float64Var(&rate, "rate", 10, "datagrams per second; 0 sends as fast as possible")
-	f.IntVar(&size, "size", 64, "UDP payload octets of each datagram, 28 to 65507") // TestSendSizeHelp: mcprobe.MinSize, MaxSize
-	f.IntVar(&ttl, "ttl", 8, "TTL / hop limit of the datagrams")
-	f.Uint64Var(&count, "count", 0, "datagrams to send; 0 sends until Ctrl-C")
-	f.StringVar(&from, "from", "", "source address to send from (an address of the namespace)")
+	leaveFlags(c, func() {
+		f := c.Flags()
+		f.Float64Var(&rate, "rate", 10, "datagrams per second; 0 sends as fast as possible")
+		f.IntVar(&size, "size", 64, "UDP payload octets of each datagram, 28 to 65507") // TestProbeSendHelpLiterals: mcprobe.MinSize, MaxSize
+		f.IntVar(&ttl, "ttl", 8, "TTL / hop limit of the datagrams")
+		f.Uint64Var(&count, "count", 0, "datagrams to send; 0 sends until Ctrl-C")
+		f.StringVar(&from, "from", "", "source address to send from (an address of the namespace)")
+	})
 	return c
 }
 
