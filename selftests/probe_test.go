@@ -175,7 +175,7 @@ func probeWhileSending(t *testing.T, probeArgs, sendArgs []string) (probe, send 
 
 // testProbeFlows: probe in the listener's namespace receives send's
 // datagrams, for four groups in turn (IPv4 and IPv6, (S,G) and (*,G)),
-// every one numbered, none lost, from the one session send reports. One
+// every one numbered, from the one session send reports. One
 // at a time: four senders at once, each paying for the whole path under
 // TCG, overrun the kernel's backlogs on 6.1 and lose datagrams on the way
 // (which probe reports, but which this case is not about).
@@ -216,15 +216,18 @@ func (s *probeSuite) flow(t *testing.T, pargs []string, group, src netip.Addr) e
 		return fmt.Errorf("probe counted %d datagrams (%d not numbered), want 100 numbered: %v", p.Datagrams, p.Unnumbered, pr)
 	case len(p.Senders) != 1 || p.Senders[0].Session != snd.Session || p.Senders[0].From != src.String():
 		return fmt.Errorf("probe saw senders %+v, want the one session %s from %s: %v", p.Senders, snd.Session, src, pr)
-	case *p.Received != 100 || *p.Lost != 0 || *p.Duplicates != 0:
-		// Reordering is the path's own: a sender that moves between
-		// CPUs queues its datagrams on two CPUs' backlogs (veth's
-		// netif_rx), which may pass each other. probe reports it.
-		return fmt.Errorf("probe: received %d lost %d duplicates %d (reordered %d), want 100 0 0: %v", *p.Received, *p.Lost, *p.Duplicates, *p.Reordered, pr)
+	case *p.Received != 100 || *p.Duplicates != 0 || uint64(p.Senders[0].Last-p.Senders[0].First)+1 != *p.Received+*p.Lost:
+		// Loss and reordering are the path's own, and probe reports
+		// them: a sender that moves between CPUs queues its datagrams on
+		// two CPUs' backlogs (veth's netif_rx), which may pass each
+		// other, and a loaded TCG guest drops some (seen on 6.1 for
+		// IPv6). The loss and rate cases check the figures exactly.
+		return fmt.Errorf("probe: received %d lost %d duplicates %d over sequence %d to %d, want 100 received, none twice, and received+lost the range: %v",
+			*p.Received, *p.Lost, *p.Duplicates, p.Senders[0].First, p.Senders[0].Last, pr)
 	case p.Senders[0].Last >= uint32(snd.Sent):
 		return fmt.Errorf("probe saw sequence number %d, but send sent only %d", p.Senders[0].Last, snd.Sent)
 	}
-	t.Logf("%s: first datagram after %.3fs, %.0f datagrams/s, %d reordered on the way; send sent %d", group, p.FirstAfter, p.DPS, *p.Reordered, snd.Sent)
+	t.Logf("%s: first datagram after %.3fs, %.0f datagrams/s, %d lost and %d reordered on the way; send sent %d", group, p.FirstAfter, p.DPS, *p.Lost, *p.Reordered, snd.Sent)
 	return nil
 }
 
