@@ -106,6 +106,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./pkg/ifla
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./pkg/amtrelay
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/amtrelay
+	$(GO) test -run '^$$' -fuzz FuzzParseHeader -fuzztime 60s ./pkg/mcprobe
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...

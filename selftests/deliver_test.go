@@ -98,7 +98,7 @@ func deliver(tb testing.TB, snd *sender, rcv *receiver, timeout time.Duration, d
 		}
 	}
 	msg := fmt.Sprintf("no datagram sent from %s (%s) to %s reached the receiver in %s on %s within %v (%d sent, one every %v)",
-		snd.src, snd.ns, snd.dst, rcv.ns, rcv.ifi.Name, timeout, sent, sendInterval)
+		snd.src, snd.ns, snd.dst, rcv.ns, rcv.dev, timeout, sent, sendInterval)
 	if len(others) > 0 {
 		msg += fmt.Sprintf("; it received only unrelated datagrams: %v", others)
 	}

@@ -12,8 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"github.com/amtctl/amtctl/pkg/mcprobe"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +22,7 @@ import (
 // and spends one. Setting it at the source needs no netfilter.
 const sourceHops = 4
 
-// reuseAddr lets several receivers in one namespace bind the same port.
+// reuseAddr lets several sockets in one namespace bind the same port.
 func reuseAddr(_, _ string, c syscall.RawConn) error {
 	var serr error
 	if err := c.Control(func(fd uintptr) {
@@ -34,7 +33,8 @@ func reuseAddr(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
-// listenUDP opens a UDP socket bound to addr inside ns.
+// listenUDP opens a UDP socket bound to addr inside ns, for a unicast
+// server of a case (the multicast senders and receivers are mcprobe's).
 func listenUDP(ns *netns, addr netip.AddrPort) (*net.UDPConn, error) {
 	network := "udp4"
 	if addr.Addr().Is6() {
@@ -54,61 +54,49 @@ func listenUDP(ns *netns, addr netip.AddrPort) (*net.UDPConn, error) {
 }
 
 // sender sends UDP datagrams to a multicast group from a fixed source
-// address and interface, with TTL / hop limit sourceHops.
+// address and interface, with TTL / hop limit sourceHops: an
+// mcprobe.Sender created in the namespace.
 type sender struct {
-	ns   *netns
-	conn *net.UDPConn
-	dst  *net.UDPAddr
-	src  netip.Addr
+	ns  *netns
+	s   *mcprobe.Sender
+	dst netip.AddrPort
+	src netip.Addr
 }
 
 // newSender opens a socket in ns bound to src (port chosen by the kernel),
-// sending to dst out of device dev.
+// sending to dst out of device dev, without loopback.
 func newSender(ns *netns, src netip.Addr, dev string, dst netip.AddrPort) (*sender, error) {
 	ifi, err := ns.iface(dev)
 	if err != nil {
 		return nil, err
 	}
-	c, err := listenUDP(ns, netip.AddrPortFrom(src, 0))
+	s, err := mcprobe.NewSender(&mcprobe.Config{NetNS: ns.fd}, dst, mcprobe.SenderOptions{
+		From: src, Ifindex: ifi.Index, TTL: sourceHops, NoLoopback: true,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: sender %s: %w", ns.name, src, err)
 	}
-	if src.Is4() {
-		p := ipv4.NewPacketConn(c)
-		err = errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastTTL(sourceHops), p.SetMulticastLoopback(false))
-	} else {
-		p := ipv6.NewPacketConn(c)
-		err = errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastHopLimit(sourceHops), p.SetMulticastLoopback(false))
-	}
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("%s: multicast options on the sender %s: %w", ns.name, src, err)
-	}
-	return &sender{ns: ns, conn: c, dst: net.UDPAddrFromAddrPort(dst), src: src}, nil
+	return &sender{ns: ns, s: s, dst: dst, src: src}, nil
 }
 
 // send sends one datagram. It never blocks longer than 5s.
 func (s *sender) send(b []byte) error {
-	if err := s.conn.SetWriteDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return err
-	}
-	if _, err := s.conn.WriteToUDP(b, s.dst); err != nil {
-		return fmt.Errorf("%s: send %d bytes from %s to %s: %w", s.ns.name, len(b), s.src, s.dst, err)
+	if err := s.s.Write(b); err != nil {
+		return fmt.Errorf("%s: from %s: %w", s.ns.name, s.src, err)
 	}
 	return nil
 }
 
 // Close closes the socket.
-func (s *sender) Close() error { return s.conn.Close() }
+func (s *sender) Close() error { return s.s.Close() }
 
-// receiver is a UDP socket in a namespace, bound to a group's port, that
-// has joined the group on one device.
+// receiver is an mcprobe.Receiver in a namespace, bound to a group's port,
+// that has joined the group on one device.
 type receiver struct {
 	ns    *netns
-	conn  *net.UDPConn
-	ifi   *net.Interface
+	r     *mcprobe.Receiver
+	dev   string
 	group netip.Addr
-	buf   []byte
 }
 
 // newReceiver binds group:port in ns (binding the group address means only
@@ -120,55 +108,22 @@ func newReceiver(ns *netns, dev string, group netip.AddrPort, sources ...netip.A
 	if err != nil {
 		return nil, err
 	}
-	c, err := listenUDP(ns, group)
+	r, err := mcprobe.Listen(&mcprobe.Config{NetNS: ns.fd}, group, ifi.Index)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ns.name, err)
 	}
-	r := &receiver{ns: ns, conn: c, ifi: ifi, group: group.Addr(), buf: make([]byte, 65536)}
-	if err := r.join(sources...); err != nil {
-		c.Close()
-		return nil, err
+	rc := &receiver{ns: ns, r: r, dev: dev, group: group.Addr()}
+	if err := r.Join(sources...); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %s: %w", ns.name, dev, err)
 	}
-	return r, nil
-}
-
-// join joins the receiver's group, for any source or for the given ones.
-func (r *receiver) join(sources ...netip.Addr) error {
-	g := &net.UDPAddr{IP: r.group.AsSlice()}
-	var err error
-	switch {
-	case r.group.Is4() && len(sources) == 0:
-		err = ipv4.NewPacketConn(r.conn).JoinGroup(r.ifi, g)
-	case r.group.Is4():
-		p := ipv4.NewPacketConn(r.conn)
-		for _, s := range sources {
-			err = errors.Join(err, p.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}))
-		}
-	case len(sources) == 0:
-		err = ipv6.NewPacketConn(r.conn).JoinGroup(r.ifi, g)
-	default:
-		p := ipv6.NewPacketConn(r.conn)
-		for _, s := range sources {
-			err = errors.Join(err, p.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: s.AsSlice()}))
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%s: join %s sources %v on %s: %w", r.ns.name, r.group, sources, r.ifi.Name, err)
-	}
-	return nil
+	return rc, nil
 }
 
 // leave leaves the group (any-source join).
 func (r *receiver) leave() error {
-	g := &net.UDPAddr{IP: r.group.AsSlice()}
-	var err error
-	if r.group.Is4() {
-		err = ipv4.NewPacketConn(r.conn).LeaveGroup(r.ifi, g)
-	} else {
-		err = ipv6.NewPacketConn(r.conn).LeaveGroup(r.ifi, g)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: leave %s on %s: %w", r.ns.name, r.group, r.ifi.Name, err)
+	if err := r.r.Leave(); err != nil {
+		return fmt.Errorf("%s: %s: %w", r.ns.name, r.dev, err)
 	}
 	return nil
 }
@@ -182,18 +137,15 @@ type datagram struct {
 // recv waits until deadline for one datagram. A timeout returns an error
 // for which os.IsTimeout / errors.Is(err, os.ErrDeadlineExceeded) holds.
 func (r *receiver) recv(deadline time.Time) (datagram, error) {
-	if err := r.conn.SetReadDeadline(deadline); err != nil {
-		return datagram{}, err
-	}
-	n, from, err := r.conn.ReadFromUDPAddrPort(r.buf)
+	d, err := r.r.Read(deadline)
 	if err != nil {
 		return datagram{}, err
 	}
-	return datagram{from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), payload: append([]byte(nil), r.buf[:n]...)}, nil
+	return datagram{from: d.From, payload: append([]byte(nil), d.Payload...)}, nil
 }
 
 // Close closes the socket, leaving its groups.
-func (r *receiver) Close() error { return r.conn.Close() }
+func (r *receiver) Close() error { return r.r.Close() }
 
 // isTimeout reports whether err is a read deadline expiring.
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

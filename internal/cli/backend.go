@@ -53,6 +53,7 @@ type Backend interface {
 // Interface describes a network device of the backend's namespace, as far as
 // warnings and shell completion need it.
 type Interface struct {
+	Index int // ifindex
 	Name  string
 	Up    bool         // IFF_UP is set
 	Addrs []netip.Addr // addresses assigned to the device
@@ -74,12 +75,9 @@ type amtlinkBackend struct {
 // amtlink.OpenNetNS, which takes only what `ip netns` calls a name, and
 // dials an amtlink.Client there.
 func OpenAMTLink(netns string) (Backend, error) {
-	var ns *amtlink.NetNS
-	if netns != "" {
-		var err error
-		if ns, err = openNetNS(netns); err != nil {
-			return nil, err
-		}
+	ns, err := openNetNS(netns)
+	if err != nil {
+		return nil, err
 	}
 	c, err := amtlink.Dial(ns)
 	if err != nil {
@@ -91,13 +89,18 @@ func OpenAMTLink(netns string) (Backend, error) {
 	return &amtlinkBackend{Client: c, ns: ns, netns: netns}, nil
 }
 
-// openNetNS opens netns as -n takes it: an absolute path with
-// amtlink.NetNSFromPath, else a name with amtlink.OpenNetNS.
+// openNetNS opens what -n names: nil for "" (the current namespace), a path
+// with amtlink.NetNSFromPath, a name with amtlink.OpenNetNS. The caller
+// closes it.
 func openNetNS(netns string) (*amtlink.NetNS, error) {
-	if strings.HasPrefix(netns, "/") {
+	switch {
+	case netns == "":
+		return nil, nil
+	case strings.HasPrefix(netns, "/"):
 		return amtlink.NetNSFromPath(netns)
+	default:
+		return amtlink.OpenNetNS(netns)
 	}
-	return amtlink.OpenNetNS(netns)
 }
 
 // Close closes the client and the namespace reference.
@@ -139,7 +142,7 @@ func (b *amtlinkBackend) Interface(name string) (*Interface, error) {
 }
 
 func toInterface(d *amtlink.Device) Interface {
-	it := Interface{Name: d.Name, Up: d.Up()}
+	it := Interface{Index: int(d.Index), Name: d.Name, Up: d.Up()}
 	for _, p := range d.Addrs {
 		it.Addrs = append(it.Addrs, p.Addr())
 	}

@@ -281,6 +281,7 @@ func (o *options) runBatchLine(c, tree *cobra.Command, args []string) error {
 	if err := resetFlags(tree); err != nil {
 		return runErr(fmt.Errorf("-batch: %w", err))
 	}
+	prepareFlags(tree, args)
 	tree.SetArgs(args)
 	tree.SetOut(c.OutOrStdout())
 	tree.SetErr(c.ErrOrStderr())

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -102,18 +103,64 @@ const describedLater = "amtctl-described-later"
 
 // describers write a command's Use and Long, which cost start-up time to
 // build (add's come from the grammar table).
-var describers = map[string]func(*cobra.Command){"add": describeAdd}
+var describers = map[string]func(*cobra.Command){"add": describeAdd, "probe": describeProbe}
 
 // describe writes the Use and Long of c and of the commands under it that
-// have them written later. Help, usage and NewRootCommand call it; a
-// command that only runs never does.
+// have them written later, and adds their flags added later. Help, usage
+// and NewRootCommand call it; a command that only runs never does.
 func describe(c *cobra.Command) {
 	if name, ok := c.Annotations[describedLater]; ok {
 		describers[name](c)
 		delete(c.Annotations, describedLater)
 	}
+	addFlagsLater(c)
 	for _, sub := range c.Commands() {
 		describe(sub)
+	}
+}
+
+// flagsLater holds, per command, the function that adds its flags, for
+// the commands whose flags cost start-up time every other command would
+// pay (probe's and send's): they are added when the command is about to
+// run or be completed (prepareFlags) or when help is written (describe).
+// An entry goes once used; a tree that never runs its command leaves one
+// behind until the process ends, and amtctl builds one tree, two with
+// -batch.
+var flagsLater struct {
+	sync.Mutex // tests build trees in parallel
+	add        map[*cobra.Command]func()
+}
+
+// leaveFlags leaves add, which adds c's flags, for addFlagsLater.
+func leaveFlags(c *cobra.Command, add func()) {
+	flagsLater.Lock()
+	defer flagsLater.Unlock()
+	if flagsLater.add == nil {
+		flagsLater.add = map[*cobra.Command]func(){}
+	}
+	flagsLater.add[c] = add
+}
+
+// addFlagsLater adds c's flags if they were left for later.
+func addFlagsLater(c *cobra.Command) {
+	flagsLater.Lock()
+	add := flagsLater.add[c]
+	delete(flagsLater.add, c)
+	flagsLater.Unlock()
+	if add != nil {
+		add()
+	}
+}
+
+// prepareFlags adds the flags of the command args name (or, for the
+// shell's completion, of the command being completed) before cobra parses
+// them.
+func prepareFlags(root *cobra.Command, args []string) {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		args = args[1:] // cobra adds its completion command in Execute: not in the tree yet
+	}
+	if c, _, err := root.Find(args); err == nil {
+		addFlagsLater(c)
 	}
 }
 
@@ -146,6 +193,7 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	root.AddCommand(newApplyCommand(o))
 	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
 	root.AddCommand(newRelayCommand(relayEnv{}))
+	root.AddCommand(newProbeCommand(o), newSendCommand(o))
 	addBatch(root, o)
 	return root
 }
@@ -153,7 +201,9 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 // Execute runs root with args, printing any error as one "amtctl: " line on
 // stderr, and returns the exit status.
 func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
-	root.SetArgs(batchArgs(args))
+	args = batchArgs(args)
+	prepareFlags(root, args)
+	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()

@@ -98,8 +98,8 @@ func (o *options) printJSON(c *cobra.Command, links []amtlink.Link) error {
 	return writeJSON(c.OutOrStdout(), Views(links), o.pretty)
 }
 
-// writeJSON prints v (show's views, relay lookup's answer) as JSON and a
-// newline; compact like "ip -j", indented like "ip -j -p" when pretty.
+// writeJSON prints v (show's views, relay lookup's answer, probe's and send's
+// reports) as JSON and a newline; compact like "ip -j", indented like "ip -j -p" when pretty.
 func writeJSON(w io.Writer, v any, pretty bool) error {
 	var b []byte
 	var err error
