@@ -90,11 +90,13 @@ deb-tools:
 		{ echo "deb-tools: lintian, systemd or man-db missing, and apt-get install failed (run as root)" >&2; exit 1; }
 
 ## test-fixes: the selftests with -amt.strict (a known driver issue fails instead of XFAIL) on
-## each kernel, with amt.ko built from Debian's source plus kernel/amt-fixes/*.patch.
+## each kernel, with amt.ko built from Debian's source plus the amt.c part of the two series,
+## kernel/amt-fixes/net then kernel/amt-fixes/net-next (scripts/amt-sh runs their amt.sh).
+AMT_SERIES := kernel/amt-fixes/net kernel/amt-fixes/net-next
 test-fixes:
 	$(GO) test -c -o $(BUILD)/selftests-fixes.test ./selftests
 	@rc=0; for k in $(KERNEL); do \
-		scripts/vm -k $$k --amt-patches kernel/amt-fixes -- $(BUILD)/selftests-fixes.test -test.v -test.timeout=25m -amt.strict || rc=1; \
+		scripts/vm -k $$k $(addprefix --amt-patches ,$(AMT_SERIES)) -- $(BUILD)/selftests-fixes.test -test.v -test.timeout=25m -amt.strict || rc=1; \
 	done; exit $$rc
 
 ## demo: a relay and a gateway in two namespaces of a VM, discovery, show, delete.
