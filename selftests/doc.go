@@ -89,7 +89,7 @@
 //   - issueLowerDevOneUpper: amt_device_event deletes only the first amt
 //     link on a lower device that is unregistered; the others go one a
 //     second as netdev_wait_allrefs_any rebroadcasts NETDEV_UNREGISTER,
-//     with WARNINGs (7.3.4 too; fixed by kernel/amt-fixes/net/0099). Case:
+//     with WARNINGs (7.3.4 too; fixed by kernel/amt-fixes/net/0005). Case:
 //     lower device deleted: all its amt links go at once.
 //
 // When such a case passes, the issue did not reproduce: the line is
