@@ -52,6 +52,7 @@ type NetNS struct {
 	fd    int
 	owned bool
 	name  string // as given to OpenNetNS, for messages
+	path  string // the file opened, for Gone; "" for NetNSFromFD
 	close func() error
 }
 

@@ -61,7 +61,35 @@ func openNetNS(name, path string, named bool) (*NetNS, error) {
 		f.Close()
 		return nil, &netnsError{name: name, msg: fmt.Sprintf("network namespace %q: %v", name, err), err: err}
 	}
-	return &NetNS{fd: int(f.Fd()), owned: true, name: name, close: f.Close}, nil
+	return &NetNS{fd: int(f.Fd()), owned: true, name: name, path: path, close: f.Close}, nil
+}
+
+// Gone reports whether the name or path n was opened with no longer leads
+// to the namespace n holds: `ip netns del` removed /run/netns/NAME, the
+// process of /proc/PID/ns/net exited, or the name now leads to another
+// namespace. The namespace itself lives on while n, or a socket created
+// in it (a Client), still refers to it: a long-running program that
+// watches namespaces by name asks Gone and lets go of those that are gone,
+// so that the kernel can release them and their devices.
+//
+// Gone is false for a NetNS from NetNSFromFD (it has no name to check),
+// after Close, and when the path cannot be examined for another reason
+// than its absence (a permission error): only a namespace known to be gone
+// is reported gone.
+func (n *NetNS) Gone() bool {
+	if n == nil || n.path == "" || n.fd < 0 {
+		return false
+	}
+	var held, now unix.Stat_t
+	if err := unix.Fstat(n.fd, &held); err != nil {
+		return false
+	}
+	if err := unix.Stat(n.path, &now); err != nil {
+		return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)
+	}
+	// A namespace is one nsfs inode: the same device and inode number
+	// is the same namespace.
+	return held.Dev != now.Dev || held.Ino != now.Ino
 }
 
 var errNotNetNS = errors.New("not a network namespace")

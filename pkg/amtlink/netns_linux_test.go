@@ -74,3 +74,57 @@ func TestOpenNetNSOwn(t *testing.T) {
 		t.Error("Dial with a closed NetNS succeeded")
 	}
 }
+
+// TestNetNSGone: a namespace is gone when its path no longer exists or
+// leads to another namespace; never while it leads to the one held.
+func TestNetNSGone(t *testing.T) {
+	f, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /proc/PID/fd/N exists while f is open, as /proc/PID/ns/net does
+	// while PID lives.
+	byFD, err := NetNSFromPath(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byFD.Close()
+	if byFD.Gone() {
+		t.Errorf("Gone() = true while %s leads to the namespace", byFD)
+	}
+	f.Close()
+	if !byFD.Gone() {
+		t.Errorf("Gone() = false after %s went away", byFD)
+	}
+
+	// A name that now leads elsewhere: a symlink re-pointed at another
+	// namespace file (as a re-created /run/netns/NAME is another nsfs inode).
+	link := t.TempDir() + "/ns"
+	if err := os.Symlink("/proc/self/ns/net", link); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := NetNSFromPath(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if ns.Gone() {
+		t.Errorf("Gone() = true while %s leads to the namespace", link)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/ns/uts", link); err != nil {
+		t.Fatal(err)
+	}
+	if !ns.Gone() {
+		t.Errorf("Gone() = false after %s was pointed at another namespace", link)
+	}
+	ns.Close()
+	if ns.Gone() {
+		t.Errorf("Gone() = true after Close")
+	}
+	if NetNSFromFD(0).Gone() {
+		t.Errorf("Gone() = true for NetNSFromFD, which has no path")
+	}
+}
