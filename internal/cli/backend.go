@@ -46,6 +46,11 @@ type Backend interface {
 	// cost that does not grow with the number of devices;
 	// errors.Is(err, os.ErrNotExist) when there is none.
 	Interface(name string) (*Interface, error)
+	// NetNSGone reports whether the namespace the backend was opened for
+	// can no longer be reached by its name or path (ip netns del, or the
+	// process of /proc/PID/ns/net exited); the backend keeps it alive
+	// until Close. Always false for the current namespace.
+	NetNSGone() bool
 	// Close releases the backend.
 	Close() error
 }
@@ -113,6 +118,9 @@ func (b *amtlinkBackend) Close() error {
 	}
 	return err
 }
+
+// NetNSGone implements Backend with amtlink.NetNS.Gone.
+func (b *amtlinkBackend) NetNSGone() bool { return b.ns != nil && b.ns.Gone() }
 
 // Interfaces implements Backend with amtlink's Devices: one link dump and
 // one address dump in the backend's namespace, so add's warnings and the

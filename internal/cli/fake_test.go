@@ -32,6 +32,7 @@ type fake struct {
 	lookups []string // every Interface call
 	lists   int      // how many List calls
 	closed  int
+	gone    bool // NetNSGone's answer
 }
 
 func (f *fake) open(netns string) (Backend, error) {
@@ -43,6 +44,9 @@ func (f *fake) open(netns string) (Backend, error) {
 }
 
 func (f *fake) Close() error { f.closed++; return nil }
+
+// NetNSGone reports gone.
+func (f *fake) NetNSGone() bool { return f.gone }
 
 func (f *fake) Interfaces() ([]Interface, error) { return f.ifs, nil }
 

@@ -44,6 +44,12 @@ type hooks struct {
 	// getenv, when not nil, replaces os.Getenv for apply --watch's
 	// systemd variables ($NOTIFY_SOCKET, $WATCHDOG_USEC).
 	getenv func(string) string
+	// metricsSignals, when not nil, ends metrics like SIGTERM; a
+	// metricsRecheck not 0 replaces how often it rechecks namespaces;
+	// metricsReady, when not nil, is told the address it serves on.
+	metricsSignals <-chan struct{}
+	metricsRecheck time.Duration
+	metricsReady   func(addr string)
 	// netnsDir is where named namespaces are looked for to complete -n;
 	// "" means /run/netns, where "ip netns add" bind-mounts them.
 	netnsDir string
@@ -192,6 +198,7 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
 	root.AddCommand(newApplyCommand(o))
 	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
+	root.AddCommand(newMetricsCommand(o))
 	root.AddCommand(newRelayCommand(relayEnv{}))
 	root.AddCommand(newProbeCommand(o), newSendCommand(o))
 	addBatch(root, o)
