@@ -12,7 +12,7 @@ STATICCHECK := $(BUILD)/tools/$(shell $(GO) env GOVERSION)/staticcheck-$(STATICC
 SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel deploy -type f 2>/dev/null | sort); do \
 	head -n1 "$$f" | grep -qE '^\#! *(/usr/bin/env +|/usr/bin/|/bin/)(ba)?sh( |$$)' && echo "$$f"; done)
 
-.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools kernel-test test-fixes demo fuzz bench clean vm-shell deb deb-test deb-tools
+.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools prom-tools kernel-test test-fixes demo fuzz bench clean vm-shell deb deb-test deb-tools
 
 all: build
 
@@ -64,8 +64,18 @@ dns-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bind9 bind9-dnsutils >/dev/null; \
 		else echo "dns-tools: named or dig missing and not root: the relay lookup tests against BIND will skip" >&2; fi; }
 
-## kernel-test: the VM sees this machine's root, so TestIntegrationDRIAD's named and dig come from here.
-kernel-test: dns-tools
+## prom-tools: promtool, which the metrics kernel test runs on amtctl metrics' real output, from
+## the host's root inside the VM; Debian ships it only in the prometheus package (about 20 MB
+## to fetch, installed without recommends; no service is started by the test).
+prom-tools:
+	@command -v promtool >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing prometheus (for promtool)" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else echo "prom-tools: promtool missing and not root: the metrics kernel test will fail in the VM" >&2; fi; }
+
+## kernel-test: the VM sees this machine's root, so TestIntegrationDRIAD's named and dig and the
+## metrics test's promtool come from here.
+kernel-test: dns-tools prom-tools
 	KERNELS="$(KERNEL)" scripts/kernel-tests
 
 ## deb: .build/amtctl_VERSION_ARCH.deb (scripts/deb: dpkg-deb; the static binary, man pages,

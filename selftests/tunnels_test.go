@@ -166,6 +166,7 @@ func testMaxTunnels(t *testing.T, s *kmsgSuite) {
 
 func TestIntegrationAMTLifecycle(t *testing.T) {
 	runSuite(t, setupKmsgSuite(amtOptions{}),
+		suiteCase[*kmsgSuite]{"amtctl metrics: kernel counters, relay state, promtool", func(t *testing.T, s *kmsgSuite) { testMetrics(t, s.amtTopology) }},
 		suiteCase[*kmsgSuite]{"relay re-created: gateway reconnects, data flows", testRelayRecreated},
 		suiteCase[*kmsgSuite]{"lower device deleted: amt links go away cleanly", testLowerDeleted},
 	)
