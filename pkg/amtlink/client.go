@@ -1,6 +1,8 @@
 package amtlink
 
 import (
+	"net/netip"
+
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
 )
@@ -116,3 +118,18 @@ const iffUp = 0x1
 
 // Up reports whether the link is administratively up (IFF_UP).
 func (l *Link) Up() bool { return l.Flags&iffUp != 0 }
+
+// Relay returns the relay a gateway link has discovered (IFLA_AMT_REMOTE_IP)
+// and true, or false while it has none: the kernel reports 0.0.0.0, or
+// nothing, until discovery has worked. Watch's relay events follow the
+// same rule.
+func (l *Link) Relay() (netip.Addr, bool) {
+	if relaySet(l.AMT.Remote) {
+		return l.AMT.Remote, true
+	}
+	return netip.Addr{}, false
+}
+
+// relaySet reports whether a is a discovered relay: the kernel reports
+// 0.0.0.0, or nothing, while a gateway is still discovering.
+func relaySet(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }

@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -247,10 +246,6 @@ func (w *watcher) resync(report bool) error {
 	}
 	return w.emit(append([]Event{{Type: EventResynced}}, evs...))
 }
-
-// relaySet reports whether a is a discovered relay: the kernel reports
-// 0.0.0.0, or nothing, while a gateway is still discovering.
-func relaySet(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 
 // transitions classifies the change of one AMT link from prev to cur into
 // events, in the order they are reported. prev nil means the link is new

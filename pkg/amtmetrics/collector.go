@@ -383,10 +383,9 @@ func (c *Collector) collectSpace(ch chan<- prometheus.Metric, d descs, s *space,
 		ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, up, ns, l.Name)
 		ch <- prometheus.MustNewConstMetric(d.info, prometheus.GaugeValue, 1, infoValues(ns, l)...)
 		if l.AMT.Mode != nil && *l.AMT.Mode == ifla.ModeGateway {
-			relay, known := RelayOf(l)
-			v := 0.0
-			if known {
-				v = 1
+			v, relay := 0.0, ""
+			if r, ok := l.Relay(); ok {
+				v, relay = 1, r.String()
 			}
 			ch <- prometheus.MustNewConstMetric(d.known, prometheus.GaugeValue, v, ns, l.Name, relay)
 		}
@@ -396,16 +395,6 @@ func (c *Collector) collectSpace(ch chan<- prometheus.Metric, d descs, s *space,
 // statValues are the counters of statMetrics, in its order.
 func statValues(s *rtnetlink.LinkStats64) [8]uint64 {
 	return [8]uint64{s.RXPackets, s.RXBytes, s.RXErrors, s.RXDropped, s.TXPackets, s.TXBytes, s.TXErrors, s.TXDropped}
-}
-
-// RelayOf returns the relay a gateway link has discovered and whether it
-// has one: the kernel reports 0.0.0.0, or nothing, while it is still
-// discovering.
-func RelayOf(l *amtlink.Link) (relay string, known bool) {
-	if r := l.AMT.Remote; r.IsValid() && !r.IsUnspecified() {
-		return r.String(), true
-	}
-	return "", false
 }
 
 // infoValues are amt_link_info's label values for l, in infoLabels' order;
