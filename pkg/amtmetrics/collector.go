@@ -115,8 +115,7 @@ type Collector struct {
 	closed bool
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the recheck loop has ended
-	descs  []*prometheus.Desc
-	stats  []*prometheus.Desc
+	d      descs
 	report sync.Mutex // one Report at a time
 }
 
@@ -153,12 +152,7 @@ func New(opt Options) (*Collector, error) {
 		opt.Recheck = DefaultRecheck
 	}
 	c := &Collector{opt: opt, done: make(chan struct{})}
-	for _, m := range statMetrics {
-		c.stats = append(c.stats, m.desc())
-	}
-	for _, m := range Metrics {
-		c.descs = append(c.descs, m.desc())
-	}
+	c.d = newDescs()
 	seen := map[string]bool{}
 	for _, name := range opt.NetNS {
 		if seen[name] {
@@ -310,7 +304,7 @@ func (c *Collector) recheck() {
 
 // Describe sends the descriptors of every metric the Collector exposes.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
+	for _, d := range c.d.all {
 		ch <- d
 	}
 }
@@ -325,7 +319,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	c.recheck()
-	d := c.metricDescs()
+	d := &c.d
 	for _, s := range c.spaces {
 		ch <- prometheus.MustNewConstMetric(d.gone, prometheus.CounterValue, float64(s.gone), s.name)
 		up := 0.0
@@ -348,20 +342,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// descs names the Collector's descriptors by what they are.
+// descs are the Collector's descriptors by what they describe, and all
+// of them, in the order of Metrics, for Describe.
 type descs struct {
 	stats                                                        []*prometheus.Desc
 	up, info, known, disc, changed, lost, resyncs, netnsUp, gone *prometheus.Desc
+	all                                                          []*prometheus.Desc
 }
 
-func (c *Collector) metricDescs() descs {
-	n := len(statMetrics)
-	m := c.descs[n:]
-	return descs{stats: c.stats, up: m[0], info: m[1], known: m[2], disc: m[3], changed: m[4], lost: m[5], resyncs: m[6], netnsUp: m[7], gone: m[8]}
+func newDescs() descs {
+	d := descs{
+		up: mLinkUp.desc(), info: mLinkInfo.desc(), known: mRelayKnown.desc(), disc: mDiscovered.desc(),
+		changed: mChanged.desc(), lost: mLost.desc(), resyncs: mResyncs.desc(), netnsUp: mNetNSUp.desc(), gone: mNetNSGone.desc(),
+	}
+	for _, m := range statMetrics {
+		d.stats = append(d.stats, m.desc())
+	}
+	d.all = append(append(d.all, d.stats...), d.up, d.info, d.known, d.disc, d.changed, d.lost, d.resyncs, d.netnsUp, d.gone)
+	return d
 }
 
 // collectSpace sends the metrics of s's links and relay counts.
-func (c *Collector) collectSpace(ch chan<- prometheus.Metric, d descs, s *space, links []amtlink.Link) {
+func (c *Collector) collectSpace(ch chan<- prometheus.Metric, d *descs, s *space, links []amtlink.Link) {
 	ns := s.name
 	for _, n := range []struct {
 		d *prometheus.Desc
