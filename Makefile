@@ -18,6 +18,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -buildvcs=true -o $(BUILD)/amtctl ./cmd/amtctl
+	CGO_ENABLED=0 $(GO) build -buildvcs=true -o $(BUILD)/amtctl-metrics ./cmd/amtctl-metrics
 
 ## man: one man page per command (.build/man/amtctl.1, amtctl-add.1, ...), generated from the
 ## command tree; dated by the last commit, so the same tree gives the same pages.

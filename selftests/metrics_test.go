@@ -20,6 +20,7 @@ import (
 	"github.com/amtctl/amtctl/internal/cli"
 	"github.com/amtctl/amtctl/internal/testenv"
 	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/amtmetrics"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
@@ -53,7 +54,7 @@ func startMetricsCommand(t *testing.T, args ...string) *scraper {
 		}
 	}()
 	go func() {
-		root := cli.NewRootCommand(cli.OpenAMTLink)
+		root := cli.NewRootCommand(cli.OpenAMTLink, cli.WithMetricsServer(amtmetrics.Serve))
 		root.SetContext(ctx)
 		code := cli.Execute(root, args, io.Discard, pw)
 		pw.Close()

@@ -10,6 +10,7 @@
 //	amtctl [-n NETNS] del NAME                  (alias: delete)
 //	amtctl [-n NETNS] [-j [-p]] set NAME [up|down] [mtu N] [master BR|nomaster]
 //	amtctl [-n NETNS] [-j] monitor [--interval D]
+//	amtctl metrics --listen ADDR [-n NETNS]... [--interval D]   (execs amtctl-metrics)
 //	amtctl [-n NETNS] apply -f FILE|- [--dns ADDR[:PORT]] [--prune] [--dry-run | --watch]
 //	amtctl [-n NETNS] [-j [-p]] -batch FILE|- [-force]
 //	amtctl [-n NETNS] [-j [-p]] relay lookup SOURCE [--dns ADDR[:PORT]]

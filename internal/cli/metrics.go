@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -16,10 +14,7 @@ import (
 	"time"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
-	"github.com/amtctl/amtctl/pkg/amtmetrics"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/amtctl/amtctl/pkg/amtmetrics/serving"
 	"github.com/spf13/cobra"
 )
 
@@ -129,6 +124,9 @@ func metricsWhere(ns string) string {
 }
 
 func (o *options) runMetrics(c *cobra.Command, listen string, netns []string, interval time.Duration) error {
+	if o.metricsServer == nil {
+		return o.execMetrics()
+	}
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if o.metricsSignals != nil {
@@ -144,12 +142,13 @@ func (o *options) runMetrics(c *cobra.Command, listen string, netns []string, in
 		}()
 	}
 	stderr := c.ErrOrStderr()
-	failed := "" // the namespace New could not open
-	col, err := amtmetrics.New(amtmetrics.Options{
-		Open: func(ns string) (amtmetrics.Source, error) {
+	failed, openFailed := "", false // the namespace the server could not open
+	err := o.metricsServer(ctx, serving.Request{
+		Listen: listen,
+		Open: func(ns string) (serving.Source, error) {
 			b, err := o.open(ns)
 			if err != nil {
-				failed = ns
+				failed, openFailed = ns, true
 				return nil, err
 			}
 			return b, nil
@@ -157,48 +156,24 @@ func (o *options) runMetrics(c *cobra.Command, listen string, netns []string, in
 		NetNS:        netns,
 		PollInterval: interval,
 		Recheck:      o.metricsRecheck,
-		Report:       func(r amtmetrics.Report) { fmt.Fprintln(stderr, "amtctl: "+metricsReport(r)) },
+		Report:       func(r serving.Report) { fmt.Fprintln(stderr, "amtctl: "+metricsReport(r)) },
+		Ready: func(addr net.Addr) {
+			fmt.Fprintf(stderr, "amtctl: serving amt metrics of %s at http://%s/metrics; stop with Ctrl-C\n", metricsSpaces(netns), addr)
+			if o.metricsReady != nil {
+				o.metricsReady(addr.String())
+			}
+		},
 	})
-	if err != nil {
+	var le *serving.ListenError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return runErrf("metrics: --listen %s: %v; pick another address or port", listen, errors.Unwrap(le.Err))
+	case openFailed:
 		return metricsOpenError(err, failed)
 	}
-	defer col.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		io.WriteString(w, "amtctl metrics: see /metrics (Prometheus exposition) and /healthz\n")
-	})
-
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return runErrf("metrics: --listen %s: %v; pick another address or port", listen, errors.Unwrap(err))
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "amtctl: serving amt metrics of %s at http://%s/metrics; stop with Ctrl-C\n", metricsSpaces(netns), ln.Addr())
-	if o.metricsReady != nil {
-		o.metricsReady(ln.Addr().String())
-	}
-	select {
-	case err := <-served:
-		return runErrf("metrics: serving on %s: %v", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil {
-		srv.Close()
-	}
-	return nil
+	return runErrf("metrics: %v", err)
 }
 
 // metricsSpaces names the namespaces served, for the ready line.
@@ -221,18 +196,18 @@ func metricsOpenError(err error, ns string) error {
 }
 
 // metricsReport is the line metrics prints for r, without "amtctl: ".
-func metricsReport(r amtmetrics.Report) string {
+func metricsReport(r serving.Report) string {
 	where := metricsWhere(r.NetNS)
 	switch r.Kind {
-	case amtmetrics.ReportGone:
+	case serving.ReportGone:
 		return where + " is gone (ip netns del?); its metrics are dropped until it is back"
-	case amtmetrics.ReportBack:
+	case serving.ReportBack:
 		return where + " is back; its metrics are served again"
-	case amtmetrics.ReportListFailed:
+	case serving.ReportListFailed:
 		return oneLine(failure{op: "list", netns: r.NetNS, shown: r.NetNS}.error(r.Err)) + "; amt_netns_up is 0 until it works again"
-	case amtmetrics.ReportWatchFailed:
+	case serving.ReportWatchFailed:
 		return oneLine(failure{op: "watch", netns: r.NetNS, shown: r.NetNS}.error(r.Err)) + "; tried again shortly, relay events meanwhile are not counted"
-	case amtmetrics.ReportRecovered:
+	case serving.ReportRecovered:
 		return where + " can be read and watched again"
 	}
 	return where + ": " + r.Kind.String()

@@ -7,7 +7,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amtctl/amtctl/pkg/amtmetrics"
 )
+
+// serveHere is what amtctl-metrics passes: the real server, in-process.
+var serveHere = WithMetricsServer(amtmetrics.Serve)
+
+// runMetrics runs amtctl with h and opts on open, returning its exit
+// status and output.
+func runMetrics(t *testing.T, open Opener, h hooks, opts []Option, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Execute(newRootCommand(open, h, opts...), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
 
 // TestMetricsUsage: bad input is one line, exit 2, and opens nothing.
 func TestMetricsUsage(t *testing.T) {
@@ -28,14 +42,27 @@ func TestMetricsUsage(t *testing.T) {
 		{[]string{"metrics", "--listen", ":0", "-n", "nope"}, `metrics: -n: network namespace "nope" not found (ip netns add nope?): file does not exist`}, // multiFake's wording
 	} {
 		spaces := multiFake{"": newFake(), "gw": newFake()}
-		code, out, errOut := runWith(t, spaces.open, "", tc.args...)
+		code, out, errOut := runMetrics(t, spaces.open, hooks{}, []Option{serveHere}, tc.args...)
 		if code != ExitUsage || out != "" || errOut != "amtctl: "+tc.want+"\n" {
-			t.Errorf("amtctl %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
+			t.Errorf("amtctl-metrics %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
 		}
 		for ns, f := range spaces {
 			if f.closed != len(f.opened) {
 				t.Errorf("amtctl %q: namespace %q opened %d times, closed %d", tc.args, ns, len(f.opened), f.closed)
 			}
+		}
+		if strings.Contains(tc.want, `"nope" not found`) {
+			continue // amtctl-metrics opens the namespaces, not amtctl
+		}
+		// amtctl, which execs amtctl-metrics, says the same and execs
+		// nothing.
+		h := hooks{metricsExec: func(path string, _, _ []string) error {
+			t.Errorf("amtctl %q: exec'ed %s", tc.args, path)
+			return nil
+		}}
+		code, out, errOut = runMetrics(t, spaces.open, h, nil, tc.args...)
+		if code != ExitUsage || out != "" || errOut != "amtctl: "+tc.want+"\n" {
+			t.Errorf("amtctl %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
 		}
 	}
 }
@@ -54,7 +81,7 @@ func startMetrics(t *testing.T, open Opener, args ...string) *metricsRun {
 	ready := make(chan string, 1)
 	h := hooks{metricsSignals: m.stop, metricsRecheck: time.Hour, metricsReady: func(addr string) { ready <- addr }}
 	go func() {
-		m.done <- Execute(newRootCommand(open, h), args, io.Discard, m.errb)
+		m.done <- Execute(newRootCommand(open, h, serveHere), args, io.Discard, m.errb)
 	}()
 	select {
 	case m.addr = <-ready:
@@ -160,7 +187,11 @@ func TestMetricsServe(t *testing.T) {
 func TestMetricsListenFails(t *testing.T) {
 	w := &watchFake{fake: newFake(), block: true}
 	m := startMetrics(t, w.open, "metrics", "--listen", "127.0.0.1:0")
-	code, _, errOut := runWatch(t, &watchFake{fake: newFake(), block: true}, "metrics", "--listen", m.addr)
+	other := &watchFake{fake: newFake(), block: true}
+	code, _, errOut := runMetrics(t, other.open, hooks{}, []Option{serveHere}, "metrics", "--listen", m.addr)
+	if other.closed != len(other.opened) {
+		t.Errorf("backend opened %d times, closed %d times", len(other.opened), other.closed)
+	}
 	if want := "amtctl: metrics: --listen " + m.addr + ": bind: address already in use; pick another address or port\n"; code != ExitError || errOut != want {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}

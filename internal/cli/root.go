@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/amtctl/amtctl/pkg/amtmetrics/serving"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,29 @@ type options struct {
 	// dns is add's and apply's --dns: the name server for discovery
 	// driad:SOURCE, "" for resolv.conf's.
 	dns string
+	// args are the command line as Main was given it, which metrics
+	// passes on to amtctl-metrics; nil means os.Args[1:].
+	args []string
+	settings
 	hooks
+}
+
+// settings are what the Options of MainWith and NewRootCommand set.
+type settings struct {
+	// metricsServer serves "amtctl metrics" in-process; nil (amtctl)
+	// execs amtctl-metrics instead.
+	metricsServer serving.Server
+}
+
+// An Option changes the command tree MainWith or NewRootCommand builds.
+type Option func(*settings)
+
+// WithMetricsServer makes "amtctl metrics" serve in-process with s (in
+// amtctl-metrics, amtmetrics.Serve) instead of exec'ing amtctl-metrics.
+// The command line is checked, and every line worded, the same either
+// way.
+func WithMetricsServer(s serving.Server) Option {
+	return func(st *settings) { st.metricsServer = s }
 }
 
 // hooks let tests watch or steer the commands; NewRootCommand leaves them
@@ -50,6 +73,12 @@ type hooks struct {
 	metricsSignals <-chan struct{}
 	metricsRecheck time.Duration
 	metricsReady   func(addr string)
+	// metricsExec, when not nil, replaces syscall.Exec of amtctl-metrics;
+	// metricsExecutable os.Executable; metricsLibexec, when not "",
+	// /usr/libexec/amtctl.
+	metricsExec       func(path string, argv, env []string) error
+	metricsExecutable func() (string, error)
+	metricsLibexec    string
 	// netnsDir is where named namespaces are looked for to complete -n;
 	// "" means /run/netns, where "ip netns add" bind-mounts them.
 	netnsDir string
@@ -97,8 +126,8 @@ const rootExample = `  # a relay and a gateway that discovers it
 
 // NewRootCommand builds the amtctl command tree. open is called at most once
 // per command, after the command line has been fully checked.
-func NewRootCommand(open Opener) *cobra.Command {
-	root := newRootCommand(open, hooks{})
+func NewRootCommand(open Opener, opts ...Option) *cobra.Command {
+	root := newRootCommand(open, hooks{}, opts...)
 	describe(root)
 	return root
 }
@@ -171,8 +200,18 @@ func prepareFlags(root *cobra.Command, args []string) {
 }
 
 // newRootCommand is NewRootCommand with test hooks.
-func newRootCommand(open Opener, h hooks) *cobra.Command {
+func newRootCommand(open Opener, h hooks, opts ...Option) *cobra.Command {
+	root, _ := newRoot(open, h, opts...)
+	return root
+}
+
+// newRoot is newRootCommand, also returning the options the commands
+// share.
+func newRoot(open Opener, h hooks, opts ...Option) (*cobra.Command, *options) {
 	o := &options{open: open, hooks: h}
+	for _, opt := range opts {
+		opt(&o.settings)
+	}
 	root := &cobra.Command{
 		Use:           "amtctl",
 		Short:         "Create, show and delete Linux AMT tunnel links",
@@ -202,7 +241,7 @@ func newRootCommand(open Opener, h hooks) *cobra.Command {
 	root.AddCommand(newRelayCommand(relayEnv{}))
 	root.AddCommand(newProbeCommand(o), newSendCommand(o))
 	addBatch(root, o)
-	return root
+	return root, o
 }
 
 // Execute runs root with args, printing any error as one "amtctl: " line on
@@ -234,5 +273,18 @@ func errorLine(err error) string {
 // Main is the whole of amtctl: it builds the command tree on the real
 // kernel backend and runs it.
 func Main(args []string, stdout, stderr io.Writer) int {
-	return Execute(newRootCommand(OpenAMTLink, hooks{}), args, stdout, stderr)
+	return MainWith(args, stdout, stderr)
+}
+
+// MainWith is Main with opts: amtctl-metrics is
+// MainWith(args, stdout, stderr, WithMetricsServer(amtmetrics.Serve)).
+func MainWith(args []string, stdout, stderr io.Writer, opts ...Option) int {
+	return mainWith(args, stdout, stderr, hooks{}, opts...)
+}
+
+// mainWith is MainWith with test hooks.
+func mainWith(args []string, stdout, stderr io.Writer, h hooks, opts ...Option) int {
+	root, o := newRoot(OpenAMTLink, h, opts...)
+	o.args = args
+	return Execute(root, args, stdout, stderr)
 }

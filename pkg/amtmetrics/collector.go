@@ -10,32 +10,18 @@ import (
 	"time"
 
 	"github.com/amtctl/amtctl/pkg/amtlink"
+	"github.com/amtctl/amtctl/pkg/amtmetrics/serving"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Source is one namespace's amt links as the Collector reads them.
-// amtctl's backend (an *amtlink.Client with the namespace it was opened
-// in) satisfies it.
-type Source interface {
-	// List returns every amt link of the namespace with its counters
-	// (amtlink.Client.List).
-	List() ([]amtlink.Link, error)
-	// Watch reports changes to the namespace's amt links until ctx ends
-	// (amtlink.Client.Watch).
-	Watch(ctx context.Context, opt amtlink.WatchOptions, fn func(amtlink.Event) error) error
-	// NetNSGone reports whether the namespace can no longer be reached
-	// by the name or path it was opened with (amtlink.NetNS.Gone); always
-	// false for the caller's own namespace.
-	NetNSGone() bool
-	// Close releases the source, and with it the namespace.
-	Close() error
-}
+// Source is one namespace's amt links as the Collector reads them
+// (serving.Source, its home).
+type Source = serving.Source
 
-// Opener opens the Source of the namespace netns: "" is the caller's own,
-// anything else a name or a path as the caller's users give them.
-type Opener func(netns string) (Source, error)
+// Opener opens the Source of a namespace (serving.Opener).
+type Opener = serving.Opener
 
 // DefaultRecheck is how often a Collector checks whether its namespaces
 // are gone, or back, when Options.Recheck is 0.
@@ -62,49 +48,21 @@ type Options struct {
 	Report func(Report)
 }
 
-// ReportKind says what a Report is about.
-type ReportKind int
+// ReportKind says what a Report is about (serving.ReportKind).
+type ReportKind = serving.ReportKind
 
+// The kinds of Report; serving documents each.
 const (
-	// ReportGone: the namespace is gone; its series were dropped.
-	ReportGone ReportKind = iota
-	// ReportBack: a namespace that was gone is there again.
-	ReportBack
-	// ReportListFailed: reading the namespace's links failed (Err);
-	// amt_netns_up is 0 until it works again.
-	ReportListFailed
-	// ReportWatchFailed: watching the namespace's links failed (Err); it
-	// is tried again at the next recheck, and relay events meanwhile are
-	// not counted.
-	ReportWatchFailed
-	// ReportRecovered: reading or watching works again after a failure.
-	ReportRecovered
+	ReportGone        = serving.ReportGone
+	ReportBack        = serving.ReportBack
+	ReportListFailed  = serving.ReportListFailed
+	ReportWatchFailed = serving.ReportWatchFailed
+	ReportRecovered   = serving.ReportRecovered
 )
 
-// String returns the kind's name: "gone", "back", "list-failed",
-// "watch-failed" or "recovered".
-func (k ReportKind) String() string {
-	switch k {
-	case ReportGone:
-		return "gone"
-	case ReportBack:
-		return "back"
-	case ReportListFailed:
-		return "list-failed"
-	case ReportWatchFailed:
-		return "watch-failed"
-	case ReportRecovered:
-		return "recovered"
-	}
-	return fmt.Sprintf("unknown report kind (%d)", int(k))
-}
-
-// Report is one change in a namespace's state, for logging.
-type Report struct {
-	Kind  ReportKind
-	NetNS string // as given in Options.NetNS
-	Err   error  // the failure of ReportListFailed and ReportWatchFailed
-}
+// Report is one change in a namespace's state, for logging
+// (serving.Report).
+type Report = serving.Report
 
 // Collector is a prometheus.Collector of the amt links of its namespaces.
 // It is safe for concurrent use; scrapes are served one at a time.

@@ -1,7 +1,16 @@
 // Package amtmetrics exposes the Linux AMT links of one or more network
 // namespaces as Prometheus metrics: a [prometheus.Collector] built on
-// package amtlink, which amtctl's "metrics" command serves over HTTP and
-// any other Go program can register in its own registry.
+// package amtlink, which [Serve] serves over HTTP (amtctl-metrics, the
+// server of amtctl's "metrics" command) and any other Go program can
+// register in its own registry.
+//
+// # Serving
+//
+// [Serve] is a serving.Server: subpackage serving holds what a server is
+// asked and tells ([Source], [Report] and the request) without importing
+// Prometheus or net/http, so that amtctl's command words every line while
+// the amtctl binary links neither; the types are re-exported here under
+// the same names.
 //
 // # What a scrape costs
 //
