@@ -349,15 +349,11 @@ func (o *options) runProbe(ctx context.Context, w io.Writer, p probeArgs, timeou
 	if err != nil {
 		return err
 	}
-	ns, err := openNetNS(o.netns)
+	cfg, closeNS, err := o.socketConfig()
 	if err != nil {
-		return runErr(err)
+		return err
 	}
-	defer ns.Close()
-	cfg := &mcprobe.Config{}
-	if ns != nil {
-		cfg.NetNS = ns.FD()
-	}
+	defer closeNS()
 	before := readGateway(b, pl.gateway)
 	dst := netip.AddrPortFrom(p.group, p.port)
 	r, err := mcprobe.Listen(cfg, dst, pl.ifindex)
@@ -572,4 +568,19 @@ func diagnoseProbe(pl probePlace, before, after gatewayState, reports int, p pro
 	d.line = "probe: " + strings.Join(parts, "; ")
 	d.Explanation = d.line
 	return d
+}
+
+// socketConfig is the mcprobe.Config of probe's and send's sockets: made
+// inside -n's namespace. closeNS lets go of the namespace once they are
+// closed.
+func (o *options) socketConfig() (cfg *mcprobe.Config, closeNS func(), err error) {
+	ns, err := openNetNS(o.netns)
+	if err != nil {
+		return nil, nil, runErr(err)
+	}
+	cfg = &mcprobe.Config{}
+	if ns != nil {
+		cfg.NetNS = ns.FD()
+	}
+	return cfg, func() { ns.Close() }, nil
 }

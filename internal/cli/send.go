@@ -130,15 +130,11 @@ type sendView struct {
 }
 
 func (o *options) runSend(ctx context.Context, w io.Writer, dst netip.AddrPort, src netip.Addr, ttl int, so mcprobe.SendOptions) error {
-	ns, err := openNetNS(o.netns)
+	cfg, closeNS, err := o.socketConfig()
 	if err != nil {
-		return runErr(err)
+		return err
 	}
-	defer ns.Close()
-	cfg := &mcprobe.Config{}
-	if ns != nil {
-		cfg.NetNS = ns.FD()
-	}
+	defer closeNS()
 	opt := mcprobe.SenderOptions{From: src, TTL: ttl}
 	if src.IsValid() {
 		b, err := o.backend()
