@@ -82,6 +82,9 @@ func New(socket string) (*Notifier, error) {
 	return nil, fmt.Errorf("sdnotify: %s=%q: want an absolute socket path or an abstract @name (vsock: addresses are not supported)", SocketEnv, socket)
 }
 
+// writeTimeout is how long Notify waits for room in the manager's queue.
+const writeTimeout = 2 * time.Second
+
 // Notify sends the assignments ("READY=1", "STATUS=...") in one datagram.
 // A value must not contain a newline, which would end it early.
 func (n *Notifier) Notify(assignments ...string) error {
@@ -98,6 +101,12 @@ func (n *Notifier) Notify(assignments ...string) error {
 		return fmt.Errorf("sdnotify: %s %s: %w", SocketEnv, n.addr.Name, err)
 	}
 	defer c.Close()
+	// A manager that stopped reading leaves its queue full (10 datagrams,
+	// net.unix.max_dgram_qlen), and the write would wait for it forever,
+	// and with it the caller's loop: it waits writeTimeout at most.
+	if err := c.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return fmt.Errorf("sdnotify: %s %s: %w", SocketEnv, n.addr.Name, err)
+	}
 	if _, err := c.Write([]byte(strings.Join(assignments, "\n"))); err != nil {
 		return fmt.Errorf("sdnotify: %s %s: %w", SocketEnv, n.addr.Name, err)
 	}

@@ -177,3 +177,36 @@ func ExampleFromEnv() {
 	fmt.Println(n == nil, err, n.Ready("up"))
 	// Output: true <nil> <nil>
 }
+
+// TestNotifyManagerNotReading: a manager that stopped reading fills its
+// queue (net.unix.max_dgram_qlen datagrams); Notify then fails after
+// writeTimeout instead of holding its caller's loop for ever. apply
+// --watch's watchdog test hung on SIGTERM that way before.
+func TestNotifyManagerNotReading(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no unixgram sockets on windows")
+	}
+	sock := filepath.Join(t.TempDir(), "notify")
+	listen(t, sock) // never read
+	n, err := New(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; ; i++ {
+		err := n.Notify("WATCHDOG=1")
+		if err == nil {
+			if i > 10000 {
+				t.Fatalf("%d notifications queued and none refused", i)
+			}
+			continue
+		}
+		if !strings.Contains(err.Error(), sock) {
+			t.Errorf("notification %d: %v, want an error naming %s", i, err, sock)
+		}
+		break
+	}
+	if d := time.Since(start); d > writeTimeout+10*time.Second {
+		t.Errorf("Notify took %v to give up, want about %v", d, writeTimeout)
+	}
+}
