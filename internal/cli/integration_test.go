@@ -62,19 +62,7 @@ func dialNS(t *testing.T, ns *os.File) *rtnetlink.Conn {
 
 func upWithAddr(t *testing.T, c *rtnetlink.Conn, name, addr string) {
 	t.Helper()
-	links, err := c.Link.List()
-	if err != nil {
-		t.Fatalf("list links: %v", err)
-	}
-	var idx uint32
-	for _, l := range links {
-		if l.Attributes != nil && l.Attributes.Name == name {
-			idx = l.Index
-		}
-	}
-	if idx == 0 {
-		t.Fatalf("no link %s", name)
-	}
+	idx := testenv.LinkIndex(t, c, name)
 	ip := net.ParseIP(addr).To4()
 	if err := c.Address.New(&rtnetlink.AddressMessage{
 		Family: unix.AF_INET, PrefixLength: 24, Index: idx,

@@ -199,19 +199,7 @@ func AddVLANs(tb testing.TB, ns *os.File, parent string, n int) {
 	} else if err != nil {
 		tb.Fatalf("create dummy %s: %v", parent, err)
 	}
-	links, err := c.Link.List()
-	if err != nil {
-		tb.Fatalf("list links: %v", err)
-	}
-	var index uint32
-	for _, l := range links {
-		if l.Attributes != nil && l.Attributes.Name == parent {
-			index = l.Index
-		}
-	}
-	if index == 0 {
-		tb.Fatalf("dummy %s not listed after its creation", parent)
-	}
+	index := LinkIndex(tb, c, parent)
 	nc, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(ns.Fd())})
 	if err != nil {
 		tb.Fatalf("dial rtnetlink: %v", err)
@@ -259,4 +247,21 @@ func AddVLANs(tb testing.TB, ns *os.File, parent string, n int) {
 			}
 		}
 	}
+}
+
+// LinkIndex is the index of the link called name on c's namespace, from a
+// list of its links; tb fails when there is none.
+func LinkIndex(tb testing.TB, c *rtnetlink.Conn, name string) uint32 {
+	tb.Helper()
+	links, err := c.Link.List()
+	if err != nil {
+		tb.Fatalf("list links: %v", err)
+	}
+	for _, l := range links {
+		if l.Attributes != nil && l.Attributes.Name == name {
+			return l.Index
+		}
+	}
+	tb.Fatalf("no link %s in the list of links", name)
+	return 0
 }
