@@ -2,11 +2,11 @@ package driad
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -98,11 +98,11 @@ func gotFor(err error, timeout time.Duration, attempts int) string {
 func (r *Resolver) ask(ctx context.Context, s netip.AddrPort, name dnsmessage.Name, qtype dnsmessage.Type, timeout time.Duration) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var idb [2]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return nil, err
-	}
-	id := binary.BigEndian.Uint16(idb[:])
+	// The query ID comes from the runtime's ChaCha8 generator, seeded
+	// by the kernel, as the ID of Go's own resolver does (net's
+	// randInt); crypto/rand would cost every amtctl command 30k
+	// instructions at start-up for its FIPS module's set-up.
+	id := uint16(rand.Uint32())
 	q := dnsmessage.Question{Name: name, Type: qtype, Class: dnsmessage.ClassINET}
 	b := dnsmessage.NewBuilder(make([]byte, 0, 512), dnsmessage.Header{ID: id, RecursionDesired: true})
 	if err := b.StartQuestions(); err != nil {

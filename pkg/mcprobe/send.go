@@ -2,17 +2,14 @@ package mcprobe
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
 // NewSession draws a random session number for a sender starting up.
 func NewSession() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
-	return binary.BigEndian.Uint64(b[:])
+	return rand.Uint64()
 }
 
 // Datagram size bounds for [SendOptions].Size: the header, and the largest
