@@ -75,7 +75,7 @@ func batchArgs(args []string) []string {
 			i++ // skip the value
 		case a == "--":
 			return out
-		case a == "-n" || a == "--netns" || a == "-b" || a == "--batch":
+		case globalTakesValue(a):
 			i++ // skip the value
 		case !strings.HasPrefix(a, "-"):
 			return out // the command: the rest is its own

@@ -191,11 +191,13 @@ func run(t *testing.T, f *fake, args ...string) (code int, stdout, stderr string
 	return runHooked(t, f, hooks{}, args...)
 }
 
-// runHooked is run with test hooks.
+// runHooked is run with test hooks. It builds the tree as Main does: only
+// the command args name where onlyCommand can tell it.
 func runHooked(t *testing.T, f *fake, h hooks, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Execute(newRootCommand(f.open, h), args, &out, &errb)
+	root, _ := newRoot(f.open, h, onlyCommand(args))
+	code = Execute(root, args, &out, &errb)
 	if f.closed != countOpened(f) {
 		t.Errorf("amtctl %q: backend opened %d times, closed %d times", args, countOpened(f), f.closed)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,13 +202,13 @@ func prepareFlags(root *cobra.Command, args []string) {
 
 // newRootCommand is NewRootCommand with test hooks.
 func newRootCommand(open Opener, h hooks, opts ...Option) *cobra.Command {
-	root, _ := newRoot(open, h, opts...)
+	root, _ := newRoot(open, h, nil, opts...)
 	return root
 }
 
 // newRoot is newRootCommand, also returning the options the commands
-// share.
-func newRoot(open Opener, h hooks, opts ...Option) (*cobra.Command, *options) {
+// share; with only, the tree holds that one command.
+func newRoot(open Opener, h hooks, only *subcommand, opts ...Option) (*cobra.Command, *options) {
 	o := &options{open: open, hooks: h}
 	for _, opt := range opts {
 		opt(&o.settings)
@@ -234,14 +235,83 @@ func newRoot(open Opener, h hooks, opts ...Option) (*cobra.Command, *options) {
 		return usagef("%v; see \"%s --help\"", err, c.CommandPath())
 	})
 
-	root.AddCommand(newAddCommand(o), newShowCommand(o), newDelCommand(o), newVersionCommand())
-	root.AddCommand(newApplyCommand(o))
-	root.AddCommand(newSetCommand(o), newMonitorCommand(o))
-	root.AddCommand(newMetricsCommand(o))
-	root.AddCommand(newRelayCommand(relayEnv{}))
-	root.AddCommand(newProbeCommand(o), newSendCommand(o))
+	if only != nil {
+		// One command runs: cobra's completion command (and its four
+		// shells' commands) would be built for nothing.
+		root.CompletionOptions.DisableDefaultCmd = true
+		root.AddCommand(only.build(o))
+	} else {
+		for _, sc := range subcommands {
+			root.AddCommand(sc.build(o))
+		}
+	}
 	addBatch(root, o)
 	return root, o
+}
+
+// A subcommand is one of amtctl's commands: the words that name it (its
+// name, then its aliases) and the function that builds it.
+type subcommand struct {
+	words []string
+	build func(*options) *cobra.Command
+}
+
+// subcommands are amtctl's commands, in the order help lists them.
+// TestSubcommandWords checks each row's words against the command it
+// builds.
+var subcommands = []subcommand{
+	{[]string{"add"}, newAddCommand},
+	{[]string{"show", "list", "ls"}, newShowCommand},
+	{[]string{"del", "delete"}, newDelCommand},
+	{[]string{"version"}, func(*options) *cobra.Command { return newVersionCommand() }},
+	{[]string{"apply"}, newApplyCommand},
+	{[]string{"set"}, newSetCommand},
+	{[]string{"monitor"}, newMonitorCommand},
+	{[]string{"metrics"}, newMetricsCommand},
+	{[]string{"relay"}, func(*options) *cobra.Command { return newRelayCommand(relayEnv{}) }},
+	{[]string{"probe"}, newProbeCommand},
+	{[]string{"send"}, newSendCommand},
+}
+
+// onlyCommand is the subcommand args run when amtctl can tell it from the
+// words alone, so that only that command is built: each command costs
+// every other one start-up time, which is a good part of a short
+// command's run. It is nil, and the whole tree is built, for anything
+// that needs the whole tree or that it does not recognise: help, shell
+// completion, -batch, no command, an unknown word or flag. Within one
+// command's tree cobra finds, parses and runs that command as in the
+// whole tree (TestOnlyCommandSameAsTree).
+func onlyCommand(args []string) *subcommand {
+	word := ""
+	for i := 0; i < len(args) && word == ""; i++ {
+		switch a := args[i]; {
+		case a == "-n" || a == "--netns":
+			i++ // its value
+		case strings.HasPrefix(a, "--netns=") || strings.HasPrefix(a, "-n"),
+			a == "-j", a == "-p", a == "-jp", a == "-pj", a == "--json", a == "--pretty":
+		case strings.HasPrefix(a, "-"):
+			return nil // -batch, -h, --, or a flag cobra must judge
+		default:
+			word = a
+		}
+	}
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			return nil // help lists the other commands
+		}
+	}
+	for i := range subcommands {
+		if slices.Contains(subcommands[i].words, word) {
+			return &subcommands[i]
+		}
+	}
+	return nil
+}
+
+// globalTakesValue reports whether a, a word before the command, is a
+// global flag whose value is the next word.
+func globalTakesValue(a string) bool {
+	return a == "-n" || a == "--netns" || a == "-b" || a == "--batch"
 }
 
 // Execute runs root with args, printing any error as one "amtctl: " line on
@@ -284,7 +354,7 @@ func MainWith(args []string, stdout, stderr io.Writer, opts ...Option) int {
 
 // mainWith is MainWith with test hooks.
 func mainWith(args []string, stdout, stderr io.Writer, h hooks, opts ...Option) int {
-	root, o := newRoot(OpenAMTLink, h, opts...)
+	root, o := newRoot(OpenAMTLink, h, onlyCommand(args), opts...)
 	o.args = args
 	return Execute(root, args, stdout, stderr)
 }
