@@ -23,6 +23,11 @@ func BenchmarkIntegrationReceive(b *testing.B) {
 		n.addVeth(b, fmt.Sprintf("va%d", i), fmt.Sprintf("vb%d", i), n)
 	}
 	c := n.c.c
+	nc, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(n.f.Fd())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
 	lreq := linkRequest(unix.RTM_GETLINK, flagsGet, n.index(b, "va75"), "", true)
 	lookup := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: lreq[nlwire.HeaderLen:]}
 	dreq, start := linkMsg(nil, unix.RTM_GETLINK, flagsDump, 0, 0, 0)
@@ -32,10 +37,10 @@ func BenchmarkIntegrationReceive(b *testing.B) {
 		name string
 		fn   func() (int, error)
 	}{
-		{"lookup/netlink.Conn", func() (int, error) { m, err := c.conn.Execute(lookup); return len(m), err }},
+		{"lookup/netlink.Conn", func() (int, error) { m, err := nc.Execute(lookup); return len(m), err }},
 		{"lookup/exchange", func() (int, error) { k := 0; err := c.exchange(lreq, nil, count(&k)); return k, err }},
 		{"dump/netlink.Conn", func() (int, error) {
-			m, err := c.conn.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: dreq[nlwire.HeaderLen:]})
+			m, err := nc.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: dreq[nlwire.HeaderLen:]})
 			return len(m), err
 		}},
 		{"dump/exchange", func() (int, error) { k := 0; err := c.exchange(dreq, nil, count(&k)); return k, err }},

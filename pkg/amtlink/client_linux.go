@@ -13,21 +13,22 @@ import (
 	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/amtctl/amtctl/pkg/ifla"
 	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/socket"
 	"golang.org/x/sys/unix"
 )
 
 // client is the Linux implementation behind Client. Its requests and
 // replies are encoded and decoded by this package on nlwire's framing
 // (request_linux.go, decode_linux.go) and go through one round trip
-// (exchange, conn_linux.go) on the socket of a *netlink.Conn, which dials
-// it, in another namespace if asked (netlink.Config.NetNS), and closes it.
+// (exchange, conn_linux.go) on a NETLINK_ROUTE socket of its own (dialRoute),
+// opened in another namespace if asked.
 // rtnetlink.Conn is not used: it can neither look a link up by name nor
 // take a fake socket (STYLE §4, §5).
 type client struct {
 	s sock
 	// conn is the real socket's owner, nil behind a fake sock: Watch
 	// asks it for the socket's namespace.
-	conn *netlink.Conn
+	conn *socket.Conn
 	// pid is the socket's port ID, the nlmsg_pid of its replies.
 	pid uint32
 	// subscribe, when not nil, replaces notifications as the source of
@@ -52,20 +53,17 @@ type client struct {
 	devs  map[string]uint32
 }
 
-// newClient dials NETLINK_ROUTE, inside ns when it is not nil. The namespace
-// switch is done by the netlink package (netlink.Config.NetNS) on a locked,
-// throwaway thread; this package never calls setns itself.
+// newClient dials NETLINK_ROUTE, inside ns when it is not nil.
 func newClient(ns *NetNS) (*client, error) {
-	var cfg *netlink.Config
-	op := "dial"
+	op, nsfd := "dial", 0
 	if ns != nil {
 		op = "dial netns " + ns.name
 		if ns.fd < 0 {
 			return nil, &Error{Op: op, Err: errors.New("amtlink: the NetNS is closed")}
 		}
-		cfg = &netlink.Config{NetNS: ns.fd}
+		nsfd = ns.fd
 	}
-	conn, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+	conn, err := dialRoute(nsfd)
 	if err != nil {
 		return nil, kernelError(op, "", err)
 	}
@@ -77,15 +75,38 @@ func newClient(ns *NetNS) (*client, error) {
 	return c, nil
 }
 
+// dialRoute opens a NETLINK_ROUTE socket bound to a port ID the kernel
+// picks, in the namespace nsfd refers to unless it is 0. The namespace
+// switch is mdlayher/socket's (socket.Config.NetNS), on a locked, throwaway
+// thread, as netlink.Dial's is; this package never calls setns itself.
+// netlink.Dial is not used because each netlink.Conn seeds a math/rand
+// source for its sequence numbers, which this client keeps itself: about
+// 36k instructions, a good part of a short command's start-up.
+func dialRoute(nsfd int) (*socket.Conn, error) {
+	var cfg *socket.Config
+	if nsfd != 0 {
+		cfg = &socket.Config{NetNS: nsfd}
+	}
+	conn, err := socket.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE, "netlink", cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Bind(&unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
 // initClient prepares conn, a real netlink socket.
-func initClient(conn *netlink.Conn) (*client, error) {
+func initClient(conn *socket.Conn) (*client, error) {
 	// Extended acknowledgements put the kernel's reason for a failure into
 	// Error.Message ("Invalid Local address"). Strict checking makes the
 	// kernel reject malformed requests instead of ignoring parts of them.
 	// Both are missing on old kernels; neither is needed to work, so
 	// failures are ignored.
-	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
-	_ = conn.SetOption(netlink.GetStrictCheck, true)
+	_ = conn.SetsockoptInt(unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	_ = conn.SetsockoptInt(unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return nil, &Error{Op: "dial", Err: fmt.Errorf("amtlink: the netlink socket: %w", err)}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/amtctl/amtctl/internal/nlwire"
 	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/socket"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,7 +65,7 @@ type sock interface {
 // one-page peek netlink.Conn.Receive makes before every read, and without
 // allocating.
 type rawSock struct {
-	conn *netlink.Conn
+	conn *socket.Conn
 	rc   syscall.RawConn
 }
 
