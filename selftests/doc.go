@@ -91,6 +91,11 @@
 //     second as netdev_wait_allrefs_any rebroadcasts NETDEV_UNREGISTER,
 //     with WARNINGs (7.3.4 too; fixed by kernel/amt-fixes/net/0005). Case:
 //     lower device deleted: all its amt links go at once.
+//   - issueGatewayUpdateDropped: amt_dev_xmit counts every report the
+//     gateway tunnels to the relay as a dropped packet (TX dropped), so a
+//     real drop cannot be told from a sent update (7.3.4 too; fixed by
+//     kernel/amt-fixes/net/0006). Case: gateway counts no tunnelled report
+//     as dropped.
 //
 // When such a case passes, the issue did not reproduce: the line is
 // [XPASS], counted as a pass (exit status 0) but apart in the summary,
