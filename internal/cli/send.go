@@ -24,7 +24,8 @@ session drawn at start, a sequence number from 0, the send time; see
 "go doc github.com/amtctl/amtctl/pkg/mcprobe"), padded with zeros to --size.
 A probe tells two senders, or a restarted one, apart by the session.
 
-Datagrams leave at --rate per second on a fixed schedule, with TTL (hop
+Datagrams leave at --rate per second on a fixed schedule (those due
+together in one system call, each stamped with its time), with TTL (hop
 limit) --ttl: a multicast router such as an AMT relay forwards only what
 has a TTL above 1. --from binds the source address (the S of a probe's
 "source S") and sends out of the device that holds it; without it the

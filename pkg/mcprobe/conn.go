@@ -19,7 +19,9 @@ type Datagram struct {
 	From netip.AddrPort // the sender, IPv4 addresses unmapped
 	// Payload is the UDP payload. It is valid until the next Read.
 	Payload []byte
-	At      time.Time // when Read returned it
+	// At is when the datagram was read from the socket: Read reads what
+	// is waiting in one batch, and a batch's datagrams share its time.
+	At time.Time
 }
 
 // SenderOptions are the multicast options of a [Sender]; the zero value

@@ -23,7 +23,8 @@
 //	octets 8-15   session: a random number the sender draws when it starts
 //	octets 16-19  sequence number: 0 for the session's first datagram, then
 //	              one more for each, wrapping from 2^32-1 to 0
-//	octets 20-27  send time, nanoseconds since the Unix epoch (signed)
+//	octets 20-27  send time, nanoseconds since the Unix epoch (signed);
+//	              datagrams sent in one batch carry the batch's time
 //
 // A datagram that is shorter, has another magic or version, or reserved
 // octets that are not zero is not numbered: a [Tracker] counts it and its
