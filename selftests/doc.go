@@ -52,8 +52,11 @@
 // within the case; its teardowns delete them instead). TestIntegrationProbe
 // runs the amtctl probe and send commands in-process in the same topology
 // (IPv4/IPv6, (S,G) and (*,G) through IGMPv3/MLDv2, exact loss, duplicate
-// and reorder figures, 10 s at 10,000 datagrams/s checked against the
-// kernel's counters, and probe's exit-1 line without a relay or a route).
+// and reorder figures, 10 s of send asking 10,000 datagrams/s checked
+// against the kernel's counters, through the relay and gateway and, with
+// no AMT, over a veth pair from the source to the listener (under TCG
+// neither reaches the rate: the rate is logged, the accounting checked at
+// what send reached), and probe's exit-1 line without a relay or a route).
 // The senders and receivers of every case are pkg/mcprobe's.
 //
 // Waits are bounded polls (netlink, sockets, an AF_PACKET tap on the
