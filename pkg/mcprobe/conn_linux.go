@@ -193,7 +193,7 @@ func (r *Receiver) membership(join bool, sources []netip.Addr) error {
 // Read waits until deadline for one datagram. When the deadline passes the
 // error matches errors.Is(err, os.ErrDeadlineExceeded). It reads the
 // datagrams waiting on the socket in one batch (recvmmsg) and returns them
-// one by one before it reads again.
+// one by one before it reads again; it is for one goroutine at a time.
 func (r *Receiver) Read(deadline time.Time) (Datagram, error) {
 	if r.next < r.got {
 		r.next++
