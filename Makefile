@@ -12,7 +12,7 @@ STATICCHECK := $(BUILD)/tools/$(shell $(GO) env GOVERSION)/staticcheck-$(STATICC
 SHELL_SCRIPTS = $(shell for f in $$(find scripts .ci selftests kernel deploy -type f 2>/dev/null | sort); do \
 	head -n1 "$$f" | grep -qE '^\#! *(/usr/bin/env +|/usr/bin/|/bin/)(ba)?sh( |$$)' && echo "$$f"; done)
 
-.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools prom-tools kernel-test test-fixes demo fuzz bench clean vm-shell deb deb-test deb-tools
+.PHONY: all build man test vet lint staticcheck shellcheck unit dns-tools procps prom-tools kernel-test test-fixes demo fuzz bench clean vm-shell deb deb-test deb-tools
 
 all: build
 
@@ -56,7 +56,7 @@ shellcheck:
 
 ## unit: every host test; the relay lookup tests run BIND's named and dig on loopback, so
 ## bind9 and bind9-dnsutils are installed first when missing (as root; elsewhere they skip).
-unit: dns-tools
+unit: dns-tools procps
 	$(GO) test -count=1 ./...
 
 dns-tools:
@@ -64,6 +64,14 @@ dns-tools:
 		if [ "$$(id -u)" = 0 ]; then echo "installing bind9 and bind9-dnsutils" >&2; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bind9 bind9-dnsutils >/dev/null; \
 		else echo "dns-tools: named or dig missing and not root: the relay lookup tests against BIND will skip" >&2; fi; }
+
+## procps: pkill, which TestKubernetesReloadSidecar runs as deploy/kubernetes's reload sidecar
+## does (busybox's there); a fresh Debian container may lack it.
+procps:
+	@command -v pkill >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then echo "installing procps (for pkill)" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends procps >/dev/null; \
+		else echo "procps: pkill missing and not root: TestKubernetesReloadSidecar will skip" >&2; fi; }
 
 ## prom-tools: promtool, which the metrics kernel test runs on amtctl metrics' real output, from
 ## the host's root inside the VM; Debian ships it only in the prometheus package (about 20 MB
@@ -76,7 +84,7 @@ prom-tools:
 
 ## kernel-test: the VM sees this machine's root, so TestIntegrationDRIAD's named and dig and the
 ## metrics test's promtool come from here.
-kernel-test: dns-tools prom-tools
+kernel-test: dns-tools prom-tools procps
 	KERNELS="$(KERNEL)" scripts/kernel-tests
 
 ## deb: .build/amtctl_VERSION_ARCH.deb (scripts/deb: dpkg-deb; the static binary, man pages,
