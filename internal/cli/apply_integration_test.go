@@ -19,7 +19,7 @@ import (
 )
 
 // addDummy creates an up dummy device called name holding addr/24 in ns.
-func addDummy(t *testing.T, ns *os.File, name, addr string) {
+func addDummy(t testing.TB, ns *os.File, name, addr string) {
 	t.Helper()
 	c := dialNS(t, ns)
 	if err := c.Link.New(&rtnetlink.LinkMessage{

@@ -43,7 +43,7 @@ func runWithHooks(t *testing.T, open Opener, h hooks, stdin string, args ...stri
 	return code, out.String(), errb.String()
 }
 
-func writeFile(t *testing.T, name, body string) string {
+func writeFile(t testing.TB, name, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

@@ -25,7 +25,7 @@ import (
 
 // amtctlProcess starts this test binary as amtctl (beAmtctlEnv) with args,
 // its stdout on the pipe stdout, its stderr on stderr.
-func amtctlProcess(t *testing.T, stdout, stderr *os.File, args ...string) *exec.Cmd {
+func amtctlProcess(t testing.TB, stdout, stderr *os.File, args ...string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {

@@ -427,7 +427,9 @@ func TestApplyWatchUsage(t *testing.T) {
 }
 
 // BenchmarkApplyWatchResync1000 is one resync of 1,000 links that match the
-// file: one listing and a plan with nothing in it.
+// file: one listing (one dump; the fake counts them) and a plan with nothing
+// in it. BenchmarkIntegrationApplyWatchResync1000 is the same on the real
+// kernel, its requests counted by the kernel.
 func BenchmarkApplyWatchResync1000(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString("links:\n")
@@ -455,6 +457,7 @@ func BenchmarkApplyWatchResync1000(b *testing.B) {
 		w.converge(ns)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(f.lists)/float64(b.N), "dumps/resync")
 	if f.lists != b.N {
 		b.Errorf("%d listings for %d resyncs, want one each", f.lists, b.N)
 	}

@@ -50,7 +50,7 @@ func addBridge(t *testing.T, ns *os.File, name string) {
 	}
 }
 
-func dialNS(t *testing.T, ns *os.File) *rtnetlink.Conn {
+func dialNS(t testing.TB, ns *os.File) *rtnetlink.Conn {
 	t.Helper()
 	c, err := rtnetlink.Dial(&netlink.Config{NetNS: int(ns.Fd())})
 	if err != nil {
@@ -60,7 +60,7 @@ func dialNS(t *testing.T, ns *os.File) *rtnetlink.Conn {
 	return c
 }
 
-func upWithAddr(t *testing.T, c *rtnetlink.Conn, name, addr string) {
+func upWithAddr(t testing.TB, c *rtnetlink.Conn, name, addr string) {
 	t.Helper()
 	idx := testenv.LinkIndex(t, c, name)
 	ip := net.ParseIP(addr).To4()
