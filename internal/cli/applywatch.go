@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,15 +25,30 @@ const DefaultResync = 30 * time.Second
 // namespace, and notifications do the rest.
 const minResync = time.Second
 
+// netnsRetry is how often apply --watch tries again to open a namespace
+// whose name has just appeared, for at most netnsSettle: ip netns add
+// creates /run/netns/NAME, an empty file, before it bind-mounts the
+// namespace onto it, and the file is no namespace until then.
+const (
+	netnsRetry  = 20 * time.Millisecond
+	netnsSettle = 5 * time.Second
+)
+
+// defaultNetnsDir is where ip netns add puts named namespaces.
+const defaultNetnsDir = "/run/netns"
+
 const applyWatchLong = `
 
 With --watch apply converges, then stays and keeps converging: on the
 kernel's notifications (amt links, their lower devices and masters
 appearing, disappearing, going up or down; addresses added or removed),
 so a link deleted or changed by hand, or one whose lower device was
-re-created, is put back within moments; and every --resync (default 30s),
-which also opens the namespaces of the file that did not exist yet
-(ip netns add). When the kernel drops notifications (a receive-buffer
+re-created, is put back within moments; and every --resync (default 30s).
+A namespace the file names that does not exist yet is opened as soon as
+ip netns add makes it (apply watches /run/netns; a path such as
+/proc/PID/ns/net is looked for at each resync), and one deleted (ip netns
+del) is let go of, said once, and its links put back when it is added
+again. When the kernel drops notifications (a receive-buffer
 overrun, e.g. a device with thousands of VLANs deleted) the namespace is
 converged at once and a "resynced" line says so. Each action is one line
 on stdout, as it is made: created, replaced, set, deleted, failed (with the
@@ -68,6 +85,12 @@ type applyWatch struct {
 	log    watchLog
 	sd     *sdnotify.Notifier // nil outside systemd
 	sdErr  string             // the last notification error, said once
+	// nsDir watches /run/netns once the file names a namespace there;
+	// nil before, or when it could not (resyncs still look).
+	nsDir *netnsDir
+	// pending are the namespaces whose name appeared but that could not
+	// be opened yet, each until when it is tried again.
+	pending map[*nsState]time.Time
 }
 
 // subscription is one namespace's running Backend.Subscribe.
@@ -109,17 +132,24 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 	ctx, cancel := context.WithCancel(c.Context())
 	w := &applyWatch{
 		o: o, c: c, file: file, prune: prune, resync: resync, ctx: ctx, d: d,
-		notes:  make(chan nsNote, 256),
-		subs:   map[*nsState]*subscription{},
-		failed: map[string]string{},
-		log:    watchLog{w: c.OutOrStdout(), json: o.json, now: time.Now},
-		sd:     sd,
+		notes:   make(chan nsNote, 256),
+		subs:    map[*nsState]*subscription{},
+		failed:  map[string]string{},
+		log:     watchLog{w: c.OutOrStdout(), json: o.json, now: time.Now},
+		sd:      sd,
+		pending: map[*nsState]time.Time{},
 	}
 	defer func() {
 		cancel()
+		if w.nsDir != nil {
+			w.nsDir.close()
+		}
 		w.unsubscribeAll()
 		w.d.close()
 	}()
+	// Watched before the namespaces are looked at, so that none added
+	// in between is missed.
+	w.watchNetns()
 	// Subscribed before the first convergence, so that no change falls
 	// between the two.
 	for _, ns := range d.spaces {
@@ -163,11 +193,27 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		if next, ok := w.d.nextLookup(); ok {
 			lookup = time.NewTimer(max(time.Until(next), 0)).C
 		}
+		var nsNames <-chan string
+		if w.nsDir != nil {
+			nsNames = w.nsDir.names
+		}
+		var retry <-chan time.Time
+		if len(w.pending) > 0 {
+			retry = time.NewTimer(netnsRetry).C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-lookup:
 			w.lookupsDue()
+		case name, ok := <-nsNames:
+			if !ok {
+				w.nsDir = nil // resyncs still look
+				continue
+			}
+			w.netnsChanged(name)
+		case <-retry:
+			w.retryPending()
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				w.notify(w.sd.Reloading())
@@ -320,10 +366,13 @@ func (ns *nsState) names() map[string]bool {
 	return ns.used
 }
 
-// resyncAll converges every namespace, first opening (and subscribing to)
-// those not there before.
+// resyncAll converges every namespace, first letting go of those gone and
+// opening (and subscribing to) those not there before.
 func (w *applyWatch) resyncAll() {
 	for _, ns := range w.d.spaces {
+		if ns.b != nil && ns.b.NetNSGone() {
+			w.lost(ns)
+		}
 		if ns.b == nil {
 			b, err := w.o.open(ns.name)
 			if err != nil {
@@ -414,7 +463,109 @@ func (w *applyWatch) clear(ns *nsState, name string) { delete(w.failed, failKey(
 
 // waiting logs that ns does not exist yet.
 func (w *applyWatch) waiting(ns *nsState) {
-	w.log.event("waiting", ns, "", fmt.Sprintf("waiting for netns %s: not found (ip netns add %s?); looked for at every resync", ns.name, ns.name), "")
+	w.log.event("waiting", ns, "", fmt.Sprintf("waiting for netns %s: not found (ip netns add %s?); %s", ns.name, ns.name, w.lookedFor(ns)), "")
+}
+
+// lookedFor says when apply looks for ns again.
+func (w *applyWatch) lookedFor(ns *nsState) string {
+	if w.nsDir != nil && isNetnsName(ns.name) {
+		return "opened as soon as it is added"
+	}
+	return "looked for at every resync"
+}
+
+// isNetnsName reports whether netns is a name in /run/netns, not "" (the
+// current namespace) or a path.
+func isNetnsName(netns string) bool { return netns != "" && !strings.HasPrefix(netns, "/") }
+
+// watchNetns starts watching the directory of named namespaces, once the
+// file names one; a failure is said on stderr, and resyncs still look.
+func (w *applyWatch) watchNetns() {
+	if w.nsDir != nil {
+		return
+	}
+	named := false
+	for _, ns := range w.d.spaces {
+		named = named || isNetnsName(ns.name)
+	}
+	if !named {
+		return
+	}
+	dir := w.o.netnsDir
+	if dir == "" {
+		dir = defaultNetnsDir
+	}
+	d, err := watchNetnsDir(dir)
+	if err != nil {
+		fmt.Fprintf(w.c.ErrOrStderr(), "amtctl: warning: watch %s: %v; namespaces added or deleted are seen at the next resync\n", dir, err)
+		return
+	}
+	w.nsDir = d
+}
+
+// netnsChanged handles an entry of /run/netns created or deleted (name),
+// or any ("") : a namespace of the file that is gone is let go of, and one
+// not open is opened, or tried again shortly.
+func (w *applyWatch) netnsChanged(name string) {
+	for _, ns := range w.d.spaces {
+		if !isNetnsName(ns.name) || name != "" && ns.name != name {
+			continue
+		}
+		if ns.b != nil && ns.b.NetNSGone() {
+			w.lost(ns)
+		}
+		if ns.b == nil {
+			if err := w.opened(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
+				w.pending[ns] = time.Now().Add(netnsSettle) // not a namespace yet
+			}
+		}
+	}
+}
+
+// retryPending tries again to open the namespaces whose name appeared,
+// until each opens or its time is up (then the resyncs look for it).
+func (w *applyWatch) retryPending() {
+	now := time.Now()
+	for ns, until := range w.pending {
+		if w.d.byName[ns.name] != ns || ns.b != nil || w.opened(ns) == nil || now.After(until) {
+			delete(w.pending, ns)
+		}
+	}
+}
+
+// opened opens ns, which was not, subscribes to it and converges it; or
+// returns why ns could not be opened (not there, or not a namespace yet).
+func (w *applyWatch) opened(ns *nsState) error {
+	b, err := w.o.open(ns.name)
+	if err != nil {
+		return err
+	}
+	ns.b = b
+	delete(w.pending, ns)
+	if err := w.subscribe(ns); err != nil {
+		w.log.event("failed", ns, "", "failed watch"+nsSuffix(ns.shown)+": "+oneLine(err)+"; trying again at the next resync", oneLine(err))
+	}
+	w.converge(ns)
+	return nil
+}
+
+// lost lets go of ns, whose name no longer leads to the namespace it had
+// open (ip netns del; the process of /proc/PID/ns/net ended), so that the
+// kernel can free it; ns is waited for again.
+func (w *applyWatch) lost(ns *nsState) {
+	if s := w.subs[ns]; s != nil {
+		s.cancel()
+		<-s.done
+		delete(w.subs, ns)
+	}
+	ns.b.Close()
+	ns.b = nil
+	for k := range w.failed {
+		if strings.HasPrefix(k, ns.name+"\x00") {
+			delete(w.failed, k)
+		}
+	}
+	w.log.event("waiting", ns, "", fmt.Sprintf("lost netns %s: it is gone (ip netns del?); its links are put back when it is there again, %s", ns.name, w.lookedFor(ns)), "")
 }
 
 // reload reads the file again. An invalid file is refused, its problems
@@ -431,6 +582,8 @@ func (w *applyWatch) reload() {
 	w.d.close()
 	w.d = d
 	w.failed = map[string]string{}
+	w.pending = map[*nsState]time.Time{}
+	w.watchNetns()
 	w.log.event("reloaded", nil, "", fmt.Sprintf("reloaded %s: %d link(s) in %d namespace(s)", d.display, d.links, len(d.spaces)), "")
 	for _, ns := range d.spaces {
 		if ns.b == nil {

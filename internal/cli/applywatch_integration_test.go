@@ -108,9 +108,9 @@ type watching struct {
 }
 
 // startKernelWatch runs apply --watch on file in the namespace path with
-// the hooks h (whose watchReady it sets) and returns once it has converged
-// and watches.
-func startKernelWatch(t *testing.T, path, file string, h hooks) *watching {
+// the hooks h (whose watchReady it sets) and apply's flags extra, and
+// returns once it has converged and watches.
+func startKernelWatch(t *testing.T, path, file string, h hooks, extra ...string) *watching {
 	t.Helper()
 	ready := make(chan struct{})
 	h.watchReady = func() { close(ready) }
@@ -118,7 +118,7 @@ func startKernelWatch(t *testing.T, path, file string, h hooks) *watching {
 	done := make(chan int, 1)
 	errb := &bytes.Buffer{}
 	go func() {
-		code := Execute(newRootCommand(OpenAMTLink, h), []string{"-n", path, "apply", "--watch", "-f", file}, pw, errb)
+		code := Execute(newRootCommand(OpenAMTLink, h), append([]string{"-n", path, "apply", "--watch", "-f", file}, extra...), pw, errb)
 		pw.Close()
 		done <- code
 	}()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -355,7 +357,8 @@ func TestApplyWatchReload(t *testing.T) {
 }
 
 // TestApplyWatchNamespaces: links in two namespaces, one of which appears
-// only later and is picked up at the next resync; JSON lines with -j.
+// only later and is picked up at the next resync (its name was not seen
+// appearing); JSON lines with -j.
 func TestApplyWatchNamespaces(t *testing.T) {
 	t.Parallel()
 	a, b := newSubFake(), newSubFake()
@@ -364,7 +367,7 @@ func TestApplyWatchNamespaces(t *testing.T) {
   - {name: amtr, netns: a, mode: relay, local: 10.0.0.1, dev: eth0}
   - {name: amtr, netns: b, mode: relay, local: 10.0.0.1, dev: eth0}
 `)
-	r := startApplyWatch(t, sp.open, "-j", "apply", "--watch", "-f", file)
+	r := startApplyWatchHooked(t, sp.open, hooks{netnsDir: t.TempDir()}, "-j", "apply", "--watch", "-f", file)
 	var got []watchLogJSON
 	read := func() {
 		r.step(func() bool {
@@ -393,7 +396,7 @@ func TestApplyWatchNamespaces(t *testing.T) {
 	read()
 	r.stop()
 	want := []watchLogJSON{
-		{Action: "waiting", Netns: "b", Msg: "waiting for netns b: not found (ip netns add b?); looked for at every resync"},
+		{Action: "waiting", Netns: "b", Msg: "waiting for netns b: not found (ip netns add b?); opened as soon as it is added"},
 		{Action: "created", Netns: "a", Ifname: "amtr", Msg: "created amtr (netns a): mode relay local 10.0.0.1 dev eth0"},
 		{Action: "created", Netns: "b", Ifname: "amtr", Msg: "created amtr (netns b): mode relay local 10.0.0.1 dev eth0"},
 	}
@@ -403,6 +406,121 @@ func TestApplyWatchNamespaces(t *testing.T) {
 	if a.subs != 1 || b.subs != 1 {
 		t.Errorf("subscriptions: a %d, b %d; want one each", a.subs, b.subs)
 	}
+}
+
+// TestApplyWatchNetnsDir: a namespace the file names is opened as soon as
+// its name appears in the namespace directory (inotify; here a directory
+// of the test's), tried again while it cannot be opened yet (ip netns add
+// creates the file before it bind-mounts the namespace); one deleted is
+// let go of, said once, and its links put back when it is added again.
+func TestApplyWatchNetnsDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b, b2 := newSubFake(), newSubFake(), newSubFake()
+	sp := &subSpaces{spaces: map[string]*subFake{"a": a}}
+	file := writeFile(t, "links.yaml", `links:
+  - {name: amtr, netns: a, mode: relay, local: 10.0.0.1, dev: eth0}
+  - {name: amtr, netns: b, mode: relay, local: 10.0.0.1, dev: eth0}
+`)
+	// A name whose file is there but is no namespace yet (ip netns add
+	// has not bind-mounted it) fails as OpenNetNS does, not with
+	// os.ErrNotExist.
+	open := func(netns string) (Backend, error) {
+		be, err := sp.open(netns)
+		if _, serr := os.Stat(filepath.Join(dir, netns)); errors.Is(err, os.ErrNotExist) && serr == nil {
+			return nil, fmt.Errorf("open netns %q: not a network namespace (the file is not a namespace; is the bind mount gone?)", netns)
+		}
+		return be, err
+	}
+	r := startApplyWatchHooked(t, open, hooks{netnsDir: dir}, "apply", "--watch", "-f", file)
+	r.expect("waiting for netns b: not found (ip netns add b?); opened as soon as it is added",
+		"created amtr (netns a): mode relay local 10.0.0.1 dev eth0")
+	name := filepath.Join(dir, "b")
+	// The file first, the namespace not yet openable: retried.
+	r.step(func() bool {
+		if err := os.WriteFile(name, nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		return true // the inotify event wakes the loop
+	})
+	r.expect()
+	r.step(func() bool {
+		sp.mu.Lock()
+		sp.spaces["b"] = b
+		sp.mu.Unlock()
+		return true // the next retry finds it
+	})
+	r.expect("created amtr (netns b): mode relay local 10.0.0.1 dev eth0")
+
+	// Deleted: let go of, once.
+	r.step(func() bool {
+		b.fake.gone = true
+		sp.mu.Lock()
+		delete(sp.spaces, "b")
+		sp.mu.Unlock()
+		if err := os.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	r.expect("lost netns b: it is gone (ip netns del?); its links are put back when it is there again, opened as soon as it is added")
+	// A resync while it is away says nothing more.
+	r.step(func() bool { r.tick <- time.Now(); return true })
+	r.expect()
+
+	// Added again: its link is put back.
+	r.step(func() bool {
+		sp.mu.Lock()
+		sp.spaces["b"] = b2
+		sp.mu.Unlock()
+		if err := os.WriteFile(name, nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	r.expect("created amtr (netns b): mode relay local 10.0.0.1 dev eth0")
+	r.stop()
+	if a.subs != 1 || b.subs != 1 || b2.subs != 1 {
+		t.Errorf("subscriptions: a %d, b %d, b again %d; want one each", a.subs, b.subs, b2.subs)
+	}
+	if _, err := b2.Get("amtr"); err != nil {
+		t.Errorf("amtr in the namespace added again: %v", err)
+	}
+}
+
+// TestApplyWatchNetnsDirLater: the namespace directory itself does not
+// exist when apply starts (no ip netns add yet on this machine): its
+// parent is watched, and a namespace in the directory made later is
+// opened at once.
+func TestApplyWatchNetnsDirLater(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "netns")
+	b := newSubFake()
+	sp := &subSpaces{spaces: map[string]*subFake{}}
+	file := writeFile(t, "links.yaml", "links:\n  - {name: amtr, netns: b, mode: relay, local: 10.0.0.1, dev: eth0}\n")
+	r := startApplyWatchHooked(t, sp.open, hooks{netnsDir: dir}, "apply", "--watch", "-f", file)
+	r.expect("waiting for netns b: not found (ip netns add b?); opened as soon as it is added")
+	// One step per inotify event, each waking the loop once: the
+	// directory (seen by the parent's watch, which then watches it) ...
+	r.step(func() bool {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	r.expect()
+	// ... then the namespace in it.
+	r.step(func() bool {
+		if err := os.WriteFile(filepath.Join(dir, "b"), nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		sp.mu.Lock()
+		sp.spaces["b"] = b
+		sp.mu.Unlock()
+		return true
+	})
+	r.expect("created amtr (netns b): mode relay local 10.0.0.1 dev eth0")
+	r.stop()
 }
 
 func TestApplyWatchUsage(t *testing.T) {
