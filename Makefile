@@ -94,11 +94,13 @@ deb:
 
 ## deb-test: the package passes lintian (no error, no warning: deploy/debian/lintian-overrides
 ## says why for the rest), then in a VM on one kernel: dpkg -i, systemd-analyze verify of the
-## installed unit, a relay added, shown and deleted with the installed binary, dpkg -r, dpkg -P.
+## installed unit, a relay added, shown and deleted with the installed binary, then, with the
+## host's systemd as the VM's PID 1, amtctl.service started on a links.yaml (Type=notify), a link
+## deleted by hand put back, reload, stop; dpkg -r, dpkg -P.
 deb-test: deb-tools
 	@deb=$$(scripts/deb | tail -n1) && \
 	echo "lintian $$deb" && lintian --fail-on error,warning "$$deb" && \
-	scripts/vm -k $(lastword $(KERNEL)) -- scripts/deb-test "$$deb"
+	scripts/vm --systemd -k $(lastword $(KERNEL)) -- scripts/deb-test "$$deb"
 
 ## deb-tools: lintian, systemd-analyze (systemd) and man (man-db: verify checks the unit's
 ## Documentation=man:), installed when missing (as root).
