@@ -201,6 +201,17 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		if len(w.pending) > 0 {
 			retry = time.NewTimer(netnsRetry).C
 		}
+		// A signal first: select picks at random among what is ready,
+		// and a watchdog ping to a manager that stopped reading waits
+		// up to 2 s, so SIGTERM could lose to tick after tick.
+		select {
+		case s := <-sigs:
+			if w.signalled(s) {
+				return nil
+			}
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -215,14 +226,9 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 		case <-retry:
 			w.retryPending()
 		case s := <-sigs:
-			if s == syscall.SIGHUP {
-				w.notify(w.sd.Reloading())
-				w.reload()
-				w.notify(w.sd.Ready(w.status()))
-				continue
+			if w.signalled(s) {
+				return nil
 			}
-			w.notify(w.sd.Stopping())
-			return nil // SIGINT, SIGTERM: the links stay
 		case <-watchdog:
 			w.notify(w.sd.Watchdog())
 		case <-tick:
@@ -231,6 +237,19 @@ func (o *options) runApplyWatch(c *cobra.Command, file string, prune bool, resyn
 			w.notified(nt)
 		}
 	}
+}
+
+// signalled handles s: SIGHUP re-reads the file; SIGINT and SIGTERM end
+// the watch (true), leaving the links.
+func (w *applyWatch) signalled(s os.Signal) bool {
+	if s == syscall.SIGHUP {
+		w.notify(w.sd.Reloading())
+		w.reload()
+		w.notify(w.sd.Ready(w.status()))
+		return false
+	}
+	w.notify(w.sd.Stopping())
+	return true
 }
 
 // status is the STATUS= line systemd shows for apply --watch.
