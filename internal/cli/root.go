@@ -285,8 +285,10 @@ func onlyCommand(args []string) *subcommand {
 	word := ""
 	for i := 0; i < len(args) && word == ""; i++ {
 		switch a := args[i]; {
-		case a == "-n" || a == "--netns":
-			i++ // its value
+		case a == "-b" || a == "--batch":
+			return nil // a batch's lines need the whole tree
+		case globalTakesValue(a):
+			i++ // its value (-n NS)
 		case strings.HasPrefix(a, "--netns=") || strings.HasPrefix(a, "-n"),
 			a == "-j", a == "-p", a == "-jp", a == "-pj", a == "--json", a == "--pretty":
 		case strings.HasPrefix(a, "-"):
