@@ -19,10 +19,11 @@ import (
 
 // udpSocket creates a UDP socket for the family of addr in cfg's namespace,
 // with SO_REUSEADDR (so that several receivers of one group and port can
-// share a host), bound to addr, as a *net.UDPConn on Go's poller.
+// share a host), bound to addr, as a *net.UDPConn on Go's poller with the
+// raw connection its socket options and batched reads and writes go through.
 // A link-local IPv6 address (ff02::/16 included) is bound on the device
 // with index zone, which the kernel requires for that scope.
-func udpSocket(cfg *Config, addr netip.AddrPort, zone int) (*net.UDPConn, error) {
+func udpSocket(cfg *Config, addr netip.AddrPort, zone int) (*net.UDPConn, syscall.RawConn, error) {
 	family := unix.AF_INET6
 	sa6 := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
 	if a := addr.Addr(); a.IsLinkLocalMulticast() || a.IsLinkLocalUnicast() {
@@ -41,18 +42,18 @@ func udpSocket(cfg *Config, addr netip.AddrPort, zone int) (*net.UDPConn, error)
 	// the namespace and switches it back before releasing it.
 	s, err := socket.Socket(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP, "udp", &sc)
 	if err != nil {
-		return nil, fmt.Errorf("udp socket: %w", err)
+		return nil, nil, fmt.Errorf("udp socket: %w", err)
 	}
 	defer s.Close() // net.FilePacketConn holds a duplicate
 	if err := s.SetsockoptInt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return nil, fmt.Errorf("udp socket: SO_REUSEADDR: %w", err)
+		return nil, nil, fmt.Errorf("udp socket: SO_REUSEADDR: %w", err)
 	}
 	if err := s.Bind(sa); err != nil {
-		return nil, fmt.Errorf("bind %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("bind %s: %w", addr, err)
 	}
 	rc, err := s.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pc net.PacketConn
 	var ferr error
@@ -68,12 +69,18 @@ func udpSocket(cfg *Config, addr netip.AddrPort, zone int) (*net.UDPConn, error)
 		defer f.Close()
 		pc, ferr = net.FilePacketConn(f) // duplicates dup once more
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ferr != nil {
-		return nil, fmt.Errorf("udp socket %s: %w", addr, ferr)
+		return nil, nil, fmt.Errorf("udp socket %s: %w", addr, ferr)
 	}
-	return pc.(*net.UDPConn), nil
+	c := pc.(*net.UDPConn)
+	crc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, crc, nil
 }
 
 // readSlot is the buffer of one datagram of a read batch: room for the
@@ -111,13 +118,8 @@ func Listen(cfg *Config, group netip.AddrPort, ifindex int) (*Receiver, error) {
 	if !group.Addr().IsMulticast() {
 		return nil, fmt.Errorf("listen %s: not a multicast group", group)
 	}
-	c, err := udpSocket(cfg, netip.AddrPortFrom(group.Addr().Unmap(), group.Port()), ifindex)
+	c, rc, err := udpSocket(cfg, netip.AddrPortFrom(group.Addr().Unmap(), group.Port()), ifindex)
 	if err != nil {
-		return nil, err
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
 		return nil, err
 	}
 	r := &Receiver{conn: c, rc: rc, group: group.Addr().Unmap(), ifindex: ifindex}
@@ -296,13 +298,8 @@ func NewSender(cfg *Config, dst netip.AddrPort, o SenderOptions) (*Sender, error
 	if from.Is4() != g.Is4() {
 		return nil, fmt.Errorf("sender from %s to %s: the source and the group are of different IP versions", from, g)
 	}
-	c, err := udpSocket(cfg, netip.AddrPortFrom(from, 0), o.Ifindex)
+	c, rc, err := udpSocket(cfg, netip.AddrPortFrom(from, 0), o.Ifindex)
 	if err != nil {
-		return nil, err
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
 		return nil, err
 	}
 	var oerr error
