@@ -1,6 +1,7 @@
 package mcprobe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 )
@@ -53,16 +54,7 @@ func igmpNames(m []byte, g [4]byte) bool {
 	case igmpV1Report, igmpV2Report:
 		return [4]byte(m[4:8]) == g
 	case igmpV3Report:
-		n, off := int(binary.BigEndian.Uint16(m[6:8])), 8
-		for range n {
-			if len(m) < off+8 {
-				return false
-			}
-			if [4]byte(m[off+4:off+8]) == g {
-				return true
-			}
-			off += 8 + 4*int(binary.BigEndian.Uint16(m[off+2:off+4])) + 4*int(m[off+1])
-		}
+		return recordNames(m, g[:])
 	}
 	return false
 }
@@ -72,16 +64,26 @@ func mldNames(m []byte, g [16]byte) bool {
 	case mldV1Report:
 		return len(m) >= 24 && [16]byte(m[8:24]) == g
 	case mldV2Report:
-		n, off := int(binary.BigEndian.Uint16(m[6:8])), 8
-		for range n {
-			if len(m) < off+20 {
-				return false
-			}
-			if [16]byte(m[off+4:off+20]) == g {
-				return true
-			}
-			off += 20 + 16*int(binary.BigEndian.Uint16(m[off+2:off+4])) + 4*int(m[off+1])
+		return recordNames(m, g[:])
+	}
+	return false
+}
+
+// recordNames reports whether m, an IGMPv3 or MLDv2 report (RFC 3376 4.2,
+// RFC 3810 5.2: the number of group records at offset 6, the records from
+// 8), has a record for g, a group of 4 or 16 bytes. A record is its type,
+// its auxiliary data's length in 32-bit words, its number of sources, the
+// group, the sources and the auxiliary data.
+func recordNames(m, g []byte) bool {
+	n, off, a := int(binary.BigEndian.Uint16(m[6:8])), 8, len(g)
+	for range n {
+		if len(m) < off+4+a {
+			return false
 		}
+		if bytes.Equal(m[off+4:off+4+a], g) {
+			return true
+		}
+		off += 4 + a + a*int(binary.BigEndian.Uint16(m[off+2:off+4])) + 4*int(m[off+1])
 	}
 	return false
 }

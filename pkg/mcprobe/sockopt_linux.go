@@ -95,34 +95,28 @@ func membership(fd int, join bool, ifindex int, group, source netip.Addr) error 
 // choice), the TTL or hop limit (0: the kernel's default) and, when
 // noLoop, turns off the loopback of a sender's own datagrams.
 func multicastOptions(fd int, v4 bool, ifindex, ttl int, noLoop bool) error {
+	level, ttlOpt, loopOpt := unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, unix.IPV6_MULTICAST_LOOP
 	if v4 {
-		if ifindex != 0 {
-			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifindex)}); err != nil {
-				return err
-			}
-		}
-		if ttl != 0 {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, ttl); err != nil {
-				return err
-			}
-		}
-		if noLoop {
-			return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0)
-		}
-		return nil
+		level, ttlOpt, loopOpt = unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, unix.IP_MULTICAST_LOOP
 	}
 	if ifindex != 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifindex); err != nil {
+		var err error
+		if v4 {
+			err = unix.SetsockoptIPMreqn(fd, level, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifindex)})
+		} else {
+			err = unix.SetsockoptInt(fd, level, unix.IPV6_MULTICAST_IF, ifindex)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	if ttl != 0 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, ttl); err != nil {
+		if err := unix.SetsockoptInt(fd, level, ttlOpt, ttl); err != nil {
 			return err
 		}
 	}
 	if noLoop {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, 0)
+		return unix.SetsockoptInt(fd, level, loopOpt, 0)
 	}
 	return nil
 }
