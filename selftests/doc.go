@@ -38,7 +38,7 @@
 // MLDv1, MLDv2 source-specific joins; whether the relay tunnels data from
 // sources the gateway did not ask for; whether leaving, with an IGMPv3 or
 // MLDv2 TO_IN({}) report, an IGMPv2 leave or an MLDv1 Done, stops the
-// tunnelled data within 15 s), TestIntegrationAMTTwoGateways,
+// tunnelled data within 8 s), TestIntegrationAMTTwoGateways,
 // TestIntegrationAMTMaxTunnels, TestIntegrationAMTLifecycle (relay
 // deleted and re-created; lower device deleted), TestIntegrationAMTLowerDevice
 // (five amt links, gateways and relays, on one device that is deleted: each
