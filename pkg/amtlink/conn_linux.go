@@ -53,12 +53,28 @@ type sock interface {
 	// write sends one request message to the kernel.
 	write(b []byte) error
 	// read reads one datagram into b and returns its whole length, which
-	// is more than len(b) when it was cut short (MSG_TRUNC). Unless wait
-	// is set it returns errWouldBlock instead of waiting for one.
-	read(b []byte, wait bool) (int, error)
+	// is more than len(b) when it was cut short (MSG_TRUNC). With
+	// readNoWait it returns errWouldBlock instead of waiting for one.
+	read(b []byte, how readMode) (int, error)
 	// close closes the socket.
 	close() error
 }
+
+// readMode is how sock.read may wait for a datagram.
+type readMode uint8
+
+const (
+	// readWait waits for one on Go's poller.
+	readWait readMode = iota
+	// readNoWait returns errWouldBlock when none is queued.
+	readNoWait
+	// readQueued is readWait for the answer to a request that is not a
+	// dump: rtnetlink queued all of it before the request's write(2)
+	// returned, and no dump runs on the socket (exchange reads every dump
+	// to its end), so recvfrom(2) only copies out what is queued. rawSock
+	// reads it without telling the Go scheduler (see rawSock.read).
+	readQueued
+)
 
 // rawSock is a netlink.Conn's socket, used through its RawConn: one
 // write(2) per request and one recvfrom(2) per datagram, without the
@@ -83,13 +99,35 @@ func (s rawSock) write(b []byte) error {
 	return nil
 }
 
-func (s rawSock) read(b []byte, wait bool) (int, error) {
+// read reads one datagram. With readQueued it first tries a non-blocking
+// recvfrom(2) as a raw system call, which the Go scheduler is not told
+// about: one that cannot block (no dump runs on the socket, so the kernel
+// runs no dump code and takes no lock in it) needs no hand-off of the
+// thread's P (under TCG, a -batch of 500 creates took 8-18% less CPU time
+// so). When nothing is queued after all it waits on the poller as readWait
+// does.
+func (s rawSock) read(b []byte, how readMode) (int, error) {
 	flags := unix.MSG_TRUNC
-	if !wait {
+	if how == readNoWait {
 		flags |= unix.MSG_DONTWAIT
 	}
 	var n int
 	var rerr error
+	if how == readQueued {
+		if err := s.rc.Control(func(fd uintptr) {
+			n, rerr = rawRecvfrom(int(fd), b, flags|unix.MSG_DONTWAIT)
+		}); err != nil {
+			return 0, err
+		}
+		switch rerr {
+		case nil:
+			return n, nil
+		case unix.EAGAIN, unix.EINTR:
+		default:
+			return 0, os.NewSyscallError("recvfrom", rerr)
+		}
+	}
+	wait := how != readNoWait
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
 			n, rerr = recvfrom(int(fd), b, flags)
@@ -116,6 +154,16 @@ func (s rawSock) close() error { return s.conn.Close() }
 // (no source address is asked for). The error is a bare unix.Errno.
 func recvfrom(fd int, b []byte, flags int) (int, error) {
 	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// rawRecvfrom is recvfrom as a raw system call (unix.RawSyscall6), for a
+// datagram that is already queued (MSG_DONTWAIT): see rawSock.read.
+func rawRecvfrom(fd int, b []byte, flags int) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -224,7 +272,14 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 		// with it: read on without waiting. Every reply to a request is
 		// queued before the request's write returns, and the next chunk
 		// of a dump while the previous one is read.
-		n, err := c.s.read(c.rx, lost == nil)
+		how := readQueued
+		switch {
+		case lost != nil:
+			how = readNoWait
+		case dump:
+			how = readWait
+		}
+		n, err := c.s.read(c.rx, how)
 		switch {
 		case err != nil && lost != nil:
 			return intr, lost

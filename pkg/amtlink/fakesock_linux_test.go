@@ -112,9 +112,9 @@ func (f *fakeSock) write(b []byte) error {
 	return nil
 }
 
-func (f *fakeSock) read(b []byte, wait bool) (int, error) {
+func (f *fakeSock) read(b []byte, how readMode) (int, error) {
 	if len(f.queue) == 0 {
-		if !wait {
+		if how == readNoWait {
 			return 0, errWouldBlock
 		}
 		// A real socket would block for ever: the client expected a
