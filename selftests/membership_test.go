@@ -59,7 +59,7 @@ var (
 	grpLeaveMLDv1  = []netip.Addr{netip.MustParseAddr("ff0e::1:36"), netip.MustParseAddr("ff0e::1:46"), netip.MustParseAddr("ff0e::1:56"), netip.MustParseAddr("ff0e::1:66")}
 	// leaveBound is how long a leave may take to stop the tunnelled data:
 	// four of amt.c's request/query cycles (about 2 s each; the verdicts
-	// count the relay's queries meanwhile), five times the longest leave
+	// count the relay's queries meanwhile), 4.7 times the longest leave
 	// seen on a fixed driver under TCG (1.7 s). On a driver with the bug
 	// the data never stops, so the case takes the whole bound.
 	leaveBound  = 8 * time.Second

@@ -36,10 +36,17 @@ type client struct {
 	// groups is the netlink.Config.Groups mask asked for.
 	subscribe func(ctx context.Context, groups uint32) (<-chan received, func(), error)
 
-	// mu serialises round trips; seq and rx are exchange's, under mu.
+	// mu serialises round trips; seq, rx and dumpLeft are exchange's,
+	// under mu.
 	mu  sync.Mutex
 	seq uint32
 	rx  []byte
+	// dumpLeft is set while a dump may still be running on the socket:
+	// from a dump request until its NLMSG_DONE (or another request's, of
+	// a dump left behind) is read. An answer that ends early (an error,
+	// lost datagrams) leaves the kernel's dump running, to go on in the
+	// next recvfrom; answers are not read with readQueued then.
+	dumpLeft bool
 	// txBuf is Create's request, reused under txMu.
 	txMu  sync.Mutex
 	txBuf []byte

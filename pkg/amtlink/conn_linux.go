@@ -69,10 +69,11 @@ const (
 	// readNoWait returns errWouldBlock when none is queued.
 	readNoWait
 	// readQueued is readWait for the answer to a request that is not a
-	// dump: rtnetlink queued all of it before the request's write(2)
-	// returned, and no dump runs on the socket (exchange reads every dump
-	// to its end), so recvfrom(2) only copies out what is queued. rawSock
-	// reads it without telling the Go scheduler (see rawSock.read).
+	// dump while no dump runs on the socket (client.dumpLeft unset):
+	// rtnetlink queued all of it before the request's write(2) returned,
+	// so recvfrom(2) only copies out what is queued, and runs no dump
+	// code. rawSock reads it without telling the Go scheduler (see
+	// rawSock.read).
 	readQueued
 )
 
@@ -102,7 +103,8 @@ func (s rawSock) write(b []byte) error {
 // read reads one datagram. With readQueued it first tries a non-blocking
 // recvfrom(2) as a raw system call, which the Go scheduler is not told
 // about: one that cannot block (no dump runs on the socket, so the kernel
-// runs no dump code and takes no lock in it) needs no hand-off of the
+// runs no dump code and takes no lock in it; a running dump goes on in
+// the recvmsg that follows a read datagram) needs no hand-off of the
 // thread's P (under TCG, a -batch of 500 creates took 8-18% less CPU time
 // so). When nothing is queued after all it waits on the poller as readWait
 // does.
@@ -266,6 +268,9 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 	}
 	dump := flags&nlwire.FlagDump == nlwire.FlagDump
 	ack := flags&nlwire.FlagAck != 0
+	if dump {
+		c.dumpLeft = true
+	}
 	var fnErr, lost error
 	for {
 		// Once part of the answer is lost, its end may have been lost
@@ -276,7 +281,7 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 		switch {
 		case lost != nil:
 			how = readNoWait
-		case dump:
+		case dump || c.dumpLeft:
 			how = readWait
 		}
 		n, err := c.s.read(c.rx, how)
@@ -311,6 +316,9 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 			}
 			b = rest
 			if h.Seq != seq || (c.pid != 0 && h.Pid != c.pid) {
+				if h.Type == nlwire.TypeDone {
+					c.dumpLeft = false // a dump left behind has ended
+				}
 				continue // another request's
 			}
 			if h.Flags&nlwire.FlagDumpIntr != 0 {
@@ -321,6 +329,7 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 			case h.Type == nlwire.TypeError:
 				st, err = nlwire.ParseError(h.Flags, data)
 			case h.Type == nlwire.TypeDone && dump:
+				c.dumpLeft = false
 				st, err = nlwire.ParseDone(h.Flags, data)
 			default:
 				if fnErr == nil {

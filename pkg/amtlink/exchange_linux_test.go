@@ -56,6 +56,48 @@ func TestDumpErrorReadsToTheEnd(t *testing.T) {
 	}
 }
 
+// TestReadQueuedOnlyWithoutADump: the answer to a request that is not a
+// dump is read with readQueued (a raw recvfrom) only while no dump runs on
+// the socket. A dump whose reading failed (here the kernel's ENOBUFS)
+// before its NLMSG_DONE is still running in the kernel, which goes on
+// with it in the next recvmsg, taking its locks: the next answers are
+// read with readWait until a NLMSG_DONE, here one of the old dump's left
+// behind, shows that it ended.
+func TestReadQueuedOnlyWithoutADump(t *testing.T) {
+	k := newFakeKernel(t, baseLinks()...)
+	var staleDone []netlink.Message
+	c, fs := testClient(t, func(reqs []netlink.Message) ([]netlink.Message, error) {
+		if reqs[0].Header.Flags&netlink.Dump == netlink.Dump && staleDone == nil {
+			staleDone = []netlink.Message{{
+				Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi, Sequence: reqs[0].Header.Sequence, PID: reqs[0].Header.PID},
+				Data:   make([]byte, 4),
+			}}
+			return nil, unix.ENOBUFS
+		}
+		msgs, err := k.serve(reqs)
+		return append(staleDone, msgs...), err
+	})
+	if _, err := c.List(); !errors.Is(err, unix.ENOBUFS) {
+		t.Fatalf("List = %v, want ENOBUFS", err)
+	}
+	if !c.dumpLeft {
+		t.Fatal("after a dump cut short, dumpLeft is not set")
+	}
+	for i, want := range []readMode{readWait, readQueued} {
+		fs.modes = nil
+		if _, err := c.lookup("get", "eth0", 0, "eth0"); err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+		staleDone = staleDone[:0]
+		if len(fs.modes) == 0 || fs.modes[0] != want {
+			t.Errorf("lookup %d read with modes %v, want %v first", i, fs.modes, want)
+		}
+	}
+	if c.dumpLeft {
+		t.Error("dumpLeft still set after the old dump's NLMSG_DONE was read")
+	}
+}
+
 // TestExchangeSkipsOtherAnswers: replies that do not carry this request's
 // sequence number and port ID (an earlier answer a failed read left
 // behind, or another socket's) are skipped, not taken for the answer.

@@ -30,6 +30,8 @@ type fakeSock struct {
 	// to its end.
 	strict bool
 	closed bool
+	// modes records how each read was asked to wait.
+	modes []readMode
 }
 
 // tb is what the fakes need of a testing.TB; the Examples, which have
@@ -113,6 +115,7 @@ func (f *fakeSock) write(b []byte) error {
 }
 
 func (f *fakeSock) read(b []byte, how readMode) (int, error) {
+	f.modes = append(f.modes, how)
 	if len(f.queue) == 0 {
 		if how == readNoWait {
 			return 0, errWouldBlock
