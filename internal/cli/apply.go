@@ -74,12 +74,7 @@ func newApplyCommand(o *options) *cobra.Command {
   amtctl apply -f links.yaml --prune
   amtctl -n gw show -j | ... ; cat links.json | amtctl apply -f -
   amtctl apply -f /etc/amtctl/links.yaml --watch -j   # keep them; kill -HUP to reload`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("apply takes no arguments, got %s; usage: amtctl apply -f FILE [--prune] [--dry-run | --watch [--resync D]]", quoteAll(args))
-			}
-			return nil
-		},
+		Args: noArgs("apply", "amtctl apply -f FILE [--prune] [--dry-run | --watch [--resync D]]"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if file == "" {
 				return usagef(`apply needs -f FILE (a YAML or JSON file, or "-" for standard input); see "amtctl apply --help"`)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/amtctl/amtctl/pkg/amtlink"
 	"github.com/amtctl/amtctl/pkg/ifla"
 )
@@ -25,6 +27,17 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// noArgs is the Args check of a command that takes no arguments: a usage
+// error naming the command, the words given and its usage line.
+func noArgs(name, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("%s takes no arguments, got %s; usage: %s", name, quoteAll(args), usage)
+		}
+		return nil
+	}
 }
 
 // runError is a well-formed request that failed: exit status 1.

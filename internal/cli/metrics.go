@@ -56,12 +56,7 @@ func newMetricsCommand(o *options) *cobra.Command {
 		Example: `  amtctl metrics --listen :9477
   amtctl metrics --listen 127.0.0.1:9477 -n gw1 -n gw2 -n ""
   curl -s localhost:9477/metrics | grep amt_gateway_relay_known`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("metrics takes no arguments, got %s; usage: amtctl metrics --listen ADDR [-n NS]... [--interval D]", quoteAll(args))
-			}
-			return nil
-		},
+		Args:              noArgs("metrics", "amtctl metrics --listen ADDR [-n NS]... [--interval D]"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := checkListen(listen); err != nil {

@@ -59,12 +59,7 @@ func newMonitorCommand(o *options) *cobra.Command {
 		Example: `  amtctl monitor
   amtctl -n gw monitor -j | jq -r 'select(.event == "relay-discovered") | .remote'
   amtctl monitor --interval 1s`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("monitor takes no arguments, got %s; usage: amtctl [-n NS] monitor [-j] [--interval D]", quoteAll(args))
-			}
-			return nil
-		},
+		Args:              noArgs("monitor", "amtctl [-n NS] monitor [-j] [--interval D]"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if interval < minInterval {
