@@ -270,6 +270,16 @@ func (w *applyWatch) notify(err error) {
 	w.sdErr = msg
 }
 
+// subscribeOrSay subscribes to ns's notifications, or logs why it could
+// not (the resyncs try again) and returns false.
+func (w *applyWatch) subscribeOrSay(ns *nsState) bool {
+	if err := w.subscribe(ns); err != nil {
+		w.log.event("failed", ns, "", "failed watch"+nsSuffix(ns.shown)+": "+oneLine(err)+"; trying again at the next resync", oneLine(err))
+		return false
+	}
+	return true
+}
+
 // subscribe starts ns's subscription and returns once it is in place, or
 // with its error when it could not start.
 func (w *applyWatch) subscribe(ns *nsState) error {
@@ -399,11 +409,8 @@ func (w *applyWatch) resyncAll() {
 			}
 			ns.b = b
 		}
-		if w.subs[ns] == nil {
-			if err := w.subscribe(ns); err != nil {
-				w.log.event("failed", ns, "", "failed watch"+nsSuffix(ns.shown)+": "+oneLine(err)+"; trying again at the next resync", oneLine(err))
-				continue
-			}
+		if w.subs[ns] == nil && !w.subscribeOrSay(ns) {
+			continue
 		}
 		w.converge(ns)
 	}
@@ -561,9 +568,7 @@ func (w *applyWatch) opened(ns *nsState) error {
 	}
 	ns.b = b
 	delete(w.pending, ns)
-	if err := w.subscribe(ns); err != nil {
-		w.log.event("failed", ns, "", "failed watch"+nsSuffix(ns.shown)+": "+oneLine(err)+"; trying again at the next resync", oneLine(err))
-	}
+	w.subscribeOrSay(ns)
 	w.converge(ns)
 	return nil
 }
@@ -580,7 +585,7 @@ func (w *applyWatch) lost(ns *nsState) {
 	ns.b.Close()
 	ns.b = nil
 	for k := range w.failed {
-		if strings.HasPrefix(k, ns.name+"\x00") {
+		if strings.HasPrefix(k, failKey(ns, "")) {
 			delete(w.failed, k)
 		}
 	}
@@ -609,9 +614,7 @@ func (w *applyWatch) reload() {
 			w.waiting(ns)
 			continue
 		}
-		if err := w.subscribe(ns); err != nil {
-			w.log.event("failed", ns, "", "failed watch"+nsSuffix(ns.shown)+": "+oneLine(err)+"; trying again at the next resync", oneLine(err))
-		}
+		w.subscribeOrSay(ns)
 	}
 	for _, ns := range d.spaces {
 		w.converge(ns)
