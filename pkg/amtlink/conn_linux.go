@@ -117,7 +117,7 @@ func (s rawSock) read(b []byte, how readMode) (int, error) {
 	var rerr error
 	if how == readQueued {
 		if err := s.rc.Control(func(fd uintptr) {
-			n, rerr = rawRecvfrom(int(fd), b, flags|unix.MSG_DONTWAIT)
+			n, rerr = recvfrom(int(fd), b, flags|unix.MSG_DONTWAIT, true)
 		}); err != nil {
 			return 0, err
 		}
@@ -132,7 +132,7 @@ func (s rawSock) read(b []byte, how readMode) (int, error) {
 	wait := how != readNoWait
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
-			n, rerr = recvfrom(int(fd), b, flags)
+			n, rerr = recvfrom(int(fd), b, flags, false)
 			if rerr != unix.EINTR {
 				break
 			}
@@ -153,19 +153,21 @@ func (s rawSock) read(b []byte, how readMode) (int, error) {
 func (s rawSock) close() error { return s.conn.Close() }
 
 // recvfrom is recv(fd, b, flags). Unlike unix.Recvmsg it allocates nothing
-// (no source address is asked for). The error is a bare unix.Errno.
-func recvfrom(fd int, b []byte, flags int) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
-	if errno != 0 {
-		return 0, errno
+// (no source address is asked for). The error is a bare unix.Errno. With
+// raw it is a raw system call (unix.RawSyscall6), which the Go scheduler
+// is not told about: only for a datagram already queued (MSG_DONTWAIT),
+// see rawSock.read.
+func recvfrom(fd int, b []byte, flags int, raw bool) (int, error) {
+	// Each call converts b's pointer in its own argument list, which
+	// keeps b alive through the call (unsafe.Pointer's rule 4); a
+	// function value would not.
+	var n uintptr
+	var errno unix.Errno
+	if raw {
+		n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
+	} else {
+		n, _, errno = unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
 	}
-	return int(n), nil
-}
-
-// rawRecvfrom is recvfrom as a raw system call (unix.RawSyscall6), for a
-// datagram that is already queued (MSG_DONTWAIT): see rawSock.read.
-func rawRecvfrom(fd int, b []byte, flags int) (int, error) {
-	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(flags), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -281,7 +283,7 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 		switch {
 		case lost != nil:
 			how = readNoWait
-		case dump || c.dumpLeft:
+		case c.dumpLeft: // a dump of its own too
 			how = readWait
 		}
 		n, err := c.s.read(c.rx, how)
@@ -316,8 +318,11 @@ func (c *client) roundTrip(req []byte, flags uint16, fn func(reply) error) (intr
 			}
 			b = rest
 			if h.Seq != seq || (c.pid != 0 && h.Pid != c.pid) {
-				if h.Type == nlwire.TypeDone {
-					c.dumpLeft = false // a dump left behind has ended
+				if h.Type == nlwire.TypeDone && !dump {
+					// A dump left behind has ended. (During a dump
+					// of its own it may be one that ended before
+					// this one began, which runs on.)
+					c.dumpLeft = false
 				}
 				continue // another request's
 			}

@@ -4,6 +4,7 @@ package amtlink
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"errors"
@@ -95,6 +96,23 @@ func TestReadQueuedOnlyWithoutADump(t *testing.T) {
 	}
 	if c.dumpLeft {
 		t.Error("dumpLeft still set after the old dump's NLMSG_DONE was read")
+	}
+	// An old dump's NLMSG_DONE read during a dump of the client's own is
+	// no sign that this one ended: every read of it waits.
+	staleDone = []netlink.Message{{
+		Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi, Sequence: 1, PID: fakePID},
+		Data:   make([]byte, 4),
+	}}
+	fs.perDatagram = 1
+	fs.modes = nil
+	if _, err := c.List(); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(fs.modes) < 2 || slices.ContainsFunc(fs.modes, func(m readMode) bool { return m != readWait }) {
+		t.Errorf("List with an old NLMSG_DONE first read with modes %v, want readWait throughout", fs.modes)
+	}
+	if c.dumpLeft {
+		t.Error("dumpLeft still set after List's own NLMSG_DONE")
 	}
 }
 
